@@ -1,0 +1,495 @@
+//! Collection: kernel → [`Table`]. Reads the TCP socket table through sock_diag netlink (falling back to
+//! `/proc/net/tcp{,6}` when netlink is refused) and the kernel's port settings from procfs.
+//!
+//! A [`Collector`] owns every buffer a refresh needs (request, 32 KiB receive buffer, procfs line buffer,
+//! a 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
+//! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
+
+mod netlink;
+pub mod netns;
+mod procfs;
+mod raw;
+pub mod sysctl;
+
+pub use raw::RawError;
+
+use crate::filter::{Filter, FilterError, KernelFilter};
+use crate::portset::PortSet;
+use crate::settings::PortRange;
+use crate::socket::{Family, SockRecord, TcpState};
+use netlink::Dumper;
+use serde::Serialize;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Once;
+
+/// Kernel state mask with every TCP state, ESTABLISHED (1) to BOUND_INACTIVE (13).
+pub const ALL_STATES: u32 = ((1 << 14) - 1) & !1;
+
+/// States of the explicit-bind dump: all but TIME_WAIT and NEW_SYN_RECV. Their minisockets carry no
+/// lock flags, so the kernel's `autobound` test is always true for them and `not autobound` rejects
+/// them anyway; leaving them out of the mask spares the kernel running the bytecode on each.
+const EXPLICIT_BIND_STATES: u32 = ALL_STATES & !(1 << 6) & !(1 << 12);
+
+/// Where a table came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Netlink,
+    Procfs,
+}
+
+/// Which address families to dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Families {
+    pub v4: bool,
+    pub v6: bool,
+}
+
+impl Families {
+    pub const BOTH: Families = Families { v4: true, v6: true };
+
+    /// True when `family` is selected.
+    pub fn contains(self, family: Family) -> bool {
+        match family {
+            Family::Inet => self.v4,
+            Family::Inet6 => self.v6,
+        }
+    }
+
+    /// The selected families, IPv4 first.
+    fn selected(self) -> impl Iterator<Item = Family> {
+        [Family::Inet, Family::Inet6]
+            .into_iter()
+            .filter(move |f| self.contains(*f))
+    }
+}
+
+/// What to dump.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub families: Families,
+    pub filter: Option<Filter>,
+    /// The ephemeral port range (`ip_local_port_range`): explicit binds are reported inside it.
+    pub port_range: PortRange,
+}
+
+/// One dump of the socket table. Reused between refreshes so big buffers are not re-allocated.
+#[derive(Clone, Debug)]
+pub struct Table {
+    /// Sockets that passed the query's filter.
+    pub records: Vec<SockRecord>,
+    /// Local ports held by explicitly bound sockets (bind() with a port: listeners, explicit client
+    /// binds), over the whole table whatever the filter, sorted and unique. connect() skips these.
+    /// Netlink: sockets that are not `autobound` (no SOCK_BINDPORT_LOCK), any family, inside the
+    /// query's port range. Like ss, this cannot see a TIME_WAIT left by an explicitly bound socket
+    /// (minisockets carry no lock flags) nor a socket bound to port 0 (no lock, although connect() skips
+    /// its port too). Procfs cannot tell at all, so there it is approximated by LISTEN ports in the range.
+    pub explicit_bind_ports: Vec<u16>,
+    /// Local ports of LISTEN sockets over the whole table whatever the filter, sorted and unique:
+    /// the model needs them to tell inbound connections from outbound ones in a filtered table.
+    pub listen_ports: Vec<u16>,
+    pub source: Source,
+}
+
+impl Table {
+    /// An empty table; its vectors grow on the first refresh and are reused after that.
+    pub fn new() -> Table {
+        Table {
+            records: Vec::new(),
+            explicit_bind_ports: Vec::new(),
+            listen_ports: Vec::new(),
+            source: Source::Netlink,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.records.clear();
+        self.explicit_bind_ports.clear();
+        self.listen_ports.clear();
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table::new()
+    }
+}
+
+/// A collection failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error("cannot open a NETLINK_SOCK_DIAG socket: {0}")]
+    Open(#[source] io::Error),
+    #[error("sock_diag {} dump: sending the request failed: {source}", family_name(*family))]
+    Send { family: Family, source: io::Error },
+    #[error("sock_diag {} dump: receiving failed: {source}", family_name(*family))]
+    Recv { family: Family, source: io::Error },
+    #[error("sock_diag {} dump: the kernel answered {}", family_name(*family), errno_text(*errno))]
+    Kernel { family: Family, errno: i32 },
+    #[error("sock_diag {} dump: a {len}-byte datagram was truncated to the {capacity}-byte buffer", family_name(*family))]
+    Truncated {
+        family: Family,
+        len: usize,
+        capacity: usize,
+    },
+    #[error("sock_diag {} dump: malformed reply: {source}", family_name(*family))]
+    Malformed { family: Family, source: RawError },
+    #[error("filter bytecode of {len} bytes does not fit in a netlink attribute")]
+    BytecodeTooLong { len: usize },
+    #[error("netlink is not in use: this collector reads procfs")]
+    NetlinkUnavailable,
+    #[error("the explicit-bind filter `{text}` does not compile: {source}")]
+    ExplicitBindFilter { text: String, source: FilterError },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{} line {line}: {what}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        what: String,
+    },
+    #[error("getrlimit(RLIMIT_NOFILE): {0}")]
+    Rlimit(#[source] io::Error),
+    #[error("bad network namespace name {name:?}: {why}")]
+    BadNetnsName { name: String, why: &'static str },
+    #[error("network namespace {name:?} does not exist ({} not found); `ip netns list` shows the names", path.display())]
+    NoSuchNetns { name: String, path: PathBuf },
+    #[error("entering network namespace {name:?} ({}): permission denied (needs CAP_SYS_ADMIN, e.g. root)", path.display())]
+    NetnsPermission { name: String, path: PathBuf },
+    #[error("{} is not a network namespace (is {name:?} a leftover of `ip netns`?)", path.display())]
+    NotANetns { name: String, path: PathBuf },
+    #[error("entering network namespace {name:?} ({}): {source}", path.display())]
+    Netns {
+        name: String,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl CollectError {
+    /// True when the error means netlink is not available here (no socket, or the kernel or a sandbox
+    /// refuses the dump), so the collector should read procfs instead.
+    pub fn is_refusal(&self) -> bool {
+        let errno = match self {
+            CollectError::Open(_) => return true,
+            CollectError::Send { source, .. } | CollectError::Recv { source, .. } => {
+                source.raw_os_error()
+            }
+            CollectError::Kernel { errno, .. } => Some(*errno),
+            _ => None,
+        };
+        matches!(
+            errno,
+            Some(
+                libc::EPERM
+                    | libc::EACCES
+                    | libc::EPROTONOSUPPORT
+                    | libc::ENOENT
+                    | libc::EOPNOTSUPP
+                    | libc::EAFNOSUPPORT
+            )
+        )
+    }
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Inet => "IPv4",
+        Family::Inet6 => "IPv6",
+    }
+}
+
+/// `EPERM (Operation not permitted)`: the symbolic name where it is a usual one, and the system's text.
+fn errno_text(errno: i32) -> String {
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EINTR => "EINTR",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EBUSY => "EBUSY",
+        libc::EINVAL => "EINVAL",
+        libc::ENOBUFS => "ENOBUFS",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT",
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        _ => "errno",
+    };
+    format!("{name} ({})", io::Error::from_raw_os_error(errno))
+}
+
+/// Reads the socket table, by netlink while the kernel allows it and from procfs for good after that.
+pub struct Collector {
+    netlink: Option<Dumper>,
+    procfs: procfs::Reader,
+    fallback_reason: Option<String>,
+    /// The explicit-bind filter compiled for one port range.
+    explicit: Option<(PortRange, KernelFilter)>,
+    bound: PortSet,
+    listen: PortSet,
+}
+
+impl Collector {
+    /// Opens the netlink socket, or falls back to procfs (saying so once on stderr) when it cannot.
+    /// Call it after `netns::enter`: the socket belongs to the namespace it is opened in.
+    pub fn open() -> Collector {
+        match Dumper::open() {
+            Ok(dumper) => Collector::with(Some(dumper)),
+            Err(refused) => {
+                let mut collector = Collector::with(None);
+                collector.fall_back(&refused);
+                collector
+            }
+        }
+    }
+
+    /// A collector that reads procfs only, as the fallback does.
+    pub fn procfs() -> Collector {
+        Collector::with(None)
+    }
+
+    fn with(netlink: Option<Dumper>) -> Collector {
+        Collector {
+            netlink,
+            procfs: procfs::Reader::new(),
+            fallback_reason: None,
+            explicit: None,
+            bound: PortSet::new(),
+            listen: PortSet::new(),
+        }
+    }
+
+    /// Where the tables come from now.
+    pub fn source(&self) -> Source {
+        match self.netlink {
+            Some(_) => Source::Netlink,
+            None => Source::Procfs,
+        }
+    }
+
+    /// Why netlink was given up, when it was.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback_reason.as_deref()
+    }
+
+    /// Appends to `out` the sockets of a netlink TCP dump of `families`, in `kernel.states`, filtered by
+    /// `kernel.bytecode` when it is not empty. Netlink only: in procfs mode it returns
+    /// [`CollectError::NetlinkUnavailable`]; a refused dump switches the collector to procfs.
+    pub fn dump_kernel(
+        &mut self,
+        families: Families,
+        kernel: &KernelFilter,
+        out: &mut Vec<SockRecord>,
+    ) -> Result<(), CollectError> {
+        let result = match self.netlink.as_mut() {
+            Some(dumper) => dump_families(
+                dumper,
+                families,
+                kernel.states,
+                &kernel.bytecode,
+                &mut |r| out.push(r),
+            ),
+            None => Err(CollectError::NetlinkUnavailable),
+        };
+        if let Err(e) = &result
+            && e.is_refusal()
+        {
+            self.fall_back(e);
+        }
+        result
+    }
+
+    /// Clears and fills `table` for `query`: the sockets that pass the filter, the explicitly bound
+    /// ports in the query's range over the whole table, and the source. When netlink is refused it
+    /// falls back to procfs for good and serves this refresh from there.
+    pub fn collect(&mut self, query: &Query, table: &mut Table) -> Result<(), CollectError> {
+        if let Some(dumper) = self.netlink.as_mut() {
+            table.source = Source::Netlink;
+            let sets = (&mut self.bound, &mut self.listen);
+            let result = collect_netlink(dumper, &mut self.explicit, sets, query, table);
+            match result {
+                Err(e) if e.is_refusal() => self.fall_back(&e),
+                other => return other,
+            }
+        }
+        table.source = Source::Procfs;
+        self.collect_procfs(query, table)
+    }
+
+    /// One pass over both procfs tables: records for the query, LISTEN ports in the range as explicit
+    /// binds (procfs cannot tell explicit client binds from automatic ones).
+    fn collect_procfs(&mut self, query: &Query, table: &mut Table) -> Result<(), CollectError> {
+        table.clear();
+        let (records, bound, listen) = (&mut table.records, &mut self.bound, &mut self.listen);
+        let result = self.procfs.read_all(&mut |family, r| {
+            if r.state == TcpState::Listen {
+                listen.insert(r.local.port);
+                if query.port_range.contains(r.local.port) {
+                    bound.insert(r.local.port);
+                }
+            }
+            if query.families.contains(family)
+                && query.filter.as_ref().is_none_or(|f| f.matches(&r))
+            {
+                records.push(r);
+            }
+        });
+        self.bound.drain_into(&mut table.explicit_bind_ports);
+        self.listen.drain_into(&mut table.listen_ports);
+        result
+    }
+
+    /// Gives netlink up for good, saying so once per process on stderr.
+    fn fall_back(&mut self, reason: &CollectError) {
+        static NOTICE: Once = Once::new();
+        NOTICE.call_once(|| {
+            eprintln!("portradar: sock_diag netlink unavailable ({reason}); reading /proc/net/tcp and /proc/net/tcp6 instead");
+        });
+        self.netlink = None;
+        self.fallback_reason = Some(reason.to_string());
+    }
+}
+
+/// The netlink half of [`Collector::collect`].
+fn collect_netlink(
+    dumper: &mut Dumper,
+    explicit: &mut Option<(PortRange, KernelFilter)>,
+    (bound, listen): (&mut PortSet, &mut PortSet),
+    query: &Query,
+    table: &mut Table,
+) -> Result<(), CollectError> {
+    table.clear();
+    dump_records(dumper, query, &mut table.records)?;
+    dump_listen_ports(dumper, query, &table.records, listen)?;
+    listen.drain_into(&mut table.listen_ports);
+    let result = dump_explicit_binds(dumper, explicit, bound, query.port_range);
+    bound.drain_into(&mut table.explicit_bind_ports);
+    result
+}
+
+/// Marks the ports of every LISTEN socket: from the records when the table is unfiltered, else by a
+/// LISTEN-only dump, which walks only the kernel's listening hash and so stays cheap.
+fn dump_listen_ports(
+    dumper: &mut Dumper,
+    query: &Query,
+    records: &[SockRecord],
+    listen: &mut PortSet,
+) -> Result<(), CollectError> {
+    if query.filter.is_none() {
+        records
+            .iter()
+            .filter(|r| r.state == TcpState::Listen)
+            .for_each(|r| listen.insert(r.local.port));
+        return Ok(());
+    }
+    dump_families(dumper, Families::BOTH, TcpState::Listen.mask_bit(), &[], &mut |r| {
+        listen.insert(r.local.port)
+    })
+}
+
+/// Appends the sockets that pass the query: the kernel filters what it can, and when its part is not
+/// the whole filter, the rest is checked here.
+fn dump_records(
+    dumper: &mut Dumper,
+    query: &Query,
+    records: &mut Vec<SockRecord>,
+) -> Result<(), CollectError> {
+    let Some(filter) = &query.filter else {
+        return dump_families(dumper, query.families, ALL_STATES, &[], &mut |r| {
+            records.push(r)
+        });
+    };
+    let kernel = filter.kernel();
+    let check = (!kernel.exact).then_some(filter);
+    dump_families(
+        dumper,
+        query.families,
+        kernel.states,
+        &kernel.bytecode,
+        &mut |r| {
+            if check.is_none_or(|f| f.matches(&r)) {
+                records.push(r);
+            }
+        },
+    )
+}
+
+/// Marks in `bound` the local ports of explicitly bound sockets inside `range`, both families, every
+/// state that can hold one. The compiled filter is kept for the next refresh while the range holds.
+fn dump_explicit_binds(
+    dumper: &mut Dumper,
+    explicit: &mut Option<(PortRange, KernelFilter)>,
+    bound: &mut PortSet,
+    range: PortRange,
+) -> Result<(), CollectError> {
+    let kernel = match explicit.take() {
+        Some((cached, kernel)) if cached == range => kernel,
+        _ => explicit_bind_filter(range)?,
+    };
+    let states = kernel.states & EXPLICIT_BIND_STATES;
+    let result = dump_families(dumper, Families::BOTH, states, &kernel.bytecode, &mut |r| {
+        bound.insert(r.local.port)
+    });
+    *explicit = Some((range, kernel));
+    result
+}
+
+/// The kernel filter for explicitly bound sockets with a local port inside `range`, compiled by the
+/// filter module (`autobound` is ss's name for INET_DIAG_BC_AUTO).
+fn explicit_bind_filter(range: PortRange) -> Result<KernelFilter, CollectError> {
+    let text = format!(
+        "not autobound and sport >= {} and sport <= {}",
+        range.low, range.high
+    );
+    match Filter::parse(&text) {
+        Ok(filter) => Ok(filter.kernel()),
+        Err(source) => Err(CollectError::ExplicitBindFilter { text, source }),
+    }
+}
+
+/// One netlink dump per selected family.
+fn dump_families(
+    dumper: &mut Dumper,
+    families: Families,
+    states: u32,
+    bytecode: &[u8],
+    visit: &mut impl FnMut(SockRecord),
+) -> Result<(), CollectError> {
+    for family in families.selected() {
+        dumper.dump(family, states & ALL_STATES, bytecode, visit)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_masks_cover_every_state() {
+        let all = TcpState::ALL.iter().fold(0, |m, s| m | s.mask_bit());
+        assert_eq!(ALL_STATES, all);
+        assert_eq!(
+            EXPLICIT_BIND_STATES,
+            all & !TcpState::TimeWait.mask_bit() & !TcpState::NewSynRecv.mask_bit()
+        );
+    }
+
+    #[test]
+    fn refusals_are_the_errors_that_mean_no_netlink_here() {
+        let kernel = |errno| CollectError::Kernel {
+            family: Family::Inet,
+            errno,
+        };
+        assert!(kernel(libc::EPERM).is_refusal());
+        assert!(kernel(libc::ENOENT).is_refusal());
+        assert!(!kernel(libc::EINVAL).is_refusal());
+        assert!(CollectError::Open(io::Error::from_raw_os_error(libc::EMFILE)).is_refusal());
+        assert!(!CollectError::BytecodeTooLong { len: 1 }.is_refusal());
+        assert_eq!(
+            kernel(libc::EACCES).to_string(),
+            "sock_diag IPv4 dump: the kernel answered EACCES (Permission denied (os error 13))"
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The ss-style filter language, parsed once and used two ways.
+//!
+//! ```text
+//! dst 10.0.0.0/8:443 and not (dport = 80 or state time-wait)
+//! ```
+//!
+//! - [`Filter::parse`] ([`parse`]) turns one string (the trailing command-line words joined by spaces, or
+//!   what the user typed at the `/` prompt) into an [`Expr`], or a one-line [`FilterError`] naming the
+//!   word at fault.
+//! - [`Filter::matches`] ([`eval`]) evaluates it in user space on a [`SockRecord`]: the procfs fallback,
+//!   recordings, and refining a kernel dump the kernel could not filter exactly.
+//! - [`Filter::kernel`] ([`eval`] for the state mask, [`bytecode`] for the rest) gives what the kernel
+//!   runs on a sock_diag dump: a state mask and INET_DIAG_REQ_BYTECODE for the address, port and
+//!   `autobound` conditions, plus whether the two together are the whole filter.
+//!
+//! Semantics follow what `ss` and the kernel do (net/ipv4/inet_diag.c): an IPv4 prefix also matches
+//! IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`), an IPv6 prefix never matches an IPv4 socket, and a
+//! listener's remote end is the unspecified address with port 0, so `dst 10.1.2.3` never matches a
+//! listener while `dst 0.0.0.0` matches IPv4 ones. Deliberate differences from ss: `not` binds tighter
+//! than `and`, which binds tighter than `or` (ss has no precedence and reads left to right); `state` may
+//! appear anywhere in the expression; addresses and ports are numeric (no DNS or service names); see
+//! [`Cond::Autobound`] for `autobound`.
+
+mod bytecode;
+mod eval;
+mod parse;
+
+use crate::socket::{SockRecord, TcpState};
+use std::fmt;
+use std::net::IpAddr;
+
+/// A parsed filter expression and the text it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Filter {
+    text: String,
+    expr: Expr,
+}
+
+/// A bad filter: the word at fault and what is wrong with it. Displays as one line:
+/// `bad filter at 'tim-wait': unknown state (try ...)`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("bad filter at '{word}': {message}")]
+pub struct FilterError {
+    /// The offending word as the user wrote it (empty for an empty filter).
+    pub word: String,
+    /// What is wrong, in a few words.
+    pub message: String,
+    /// Byte offset of `word` in the filter text (its length when the text ends too early).
+    pub offset: usize,
+}
+
+/// What the kernel is asked to filter on a sock_diag dump.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelFilter {
+    /// `idiag_states`: bit `1 << state` for every state in which the filter can be true. Zero when no
+    /// socket can match.
+    pub states: u32,
+    /// INET_DIAG_REQ_BYTECODE for the address, port and `autobound` conditions; empty means send no
+    /// bytecode attribute. It accepts every socket in `states` that the filter accepts (conditions on
+    /// states it cannot express are relaxed away).
+    pub bytecode: Vec<u8>,
+    /// True when `states` and `bytecode` together are the whole filter, so the kernel's answer needs no
+    /// user-space pass; false when the dump must be refined with [`Filter::matches`].
+    pub exact: bool,
+}
+
+/// A filter expression. `And` and `Or` hold two or more operands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// `state NAME`: the socket is in one of these states.
+    State(StateSet),
+    /// An address, port or binding condition.
+    Cond(Cond),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+}
+
+/// A condition on a socket's addresses, ports or binding: what the kernel's bytecode can test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cond {
+    /// `dst PREFIX[:PORT]` / `src PREFIX[:PORT]`; `None` parts match anything (`dst *`, `dst :443`).
+    Host {
+        side: Side,
+        prefix: Option<Prefix>,
+        port: Option<u16>,
+    },
+    /// `dport OP PORT` / `sport OP PORT`.
+    Port { side: Side, op: PortOp, port: u16 },
+    /// `autobound`: the kernel chose the socket's local port (connect() without bind(), bind() to port
+    /// 0), i.e. the socket has no SOCK_BINDPORT_LOCK. The kernel's bytecode tests the lock itself, so
+    /// [`KernelFilter`] counts it as exact; a record does not carry the lock, so [`Filter::matches`]
+    /// infers it from the state (everything but LISTEN, CLOSE and BOUND_INACTIVE), which is wrong only
+    /// for explicitly bound client sockets and for listeners on a kernel-chosen port. ss instead adds a
+    /// user-space check that the port lies in the default ephemeral range, which hides explicitly bound
+    /// ports inside the range from `not autobound`, the very ports portradar uses it to find.
+    Autobound,
+}
+
+/// Which end of the connection a condition looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// `src` / `sport`: the local end.
+    Local,
+    /// `dst` / `dport`: the remote end.
+    Remote,
+}
+
+/// A port comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// An address prefix: `addr/len`, `len` at most 32 for IPv4 and 128 for IPv6. Host bits are kept as
+/// written and ignored when matching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+/// A set of TCP states named by one word: a state (`time-wait`) or an ss group (`connected`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateSet {
+    bits: u32,
+    name: &'static str,
+}
+
+impl Filter {
+    /// Parses a filter expression. An empty or blank string is an error: callers treat "no filter"
+    /// themselves.
+    pub fn parse(text: &str) -> Result<Filter, FilterError> {
+        Ok(Filter {
+            text: text.to_string(),
+            expr: parse::parse(text)?,
+        })
+    }
+
+    /// The text the filter was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// User-space evaluation on one record (see [`Cond::Autobound`] for the one condition a record
+    /// cannot decide exactly).
+    pub fn matches(&self, record: &SockRecord) -> bool {
+        eval::matches(&self.expr, record)
+    }
+
+    /// The state mask and bytecode for a kernel dump. Bytecode longer than the kernel can audit cheaply
+    /// is dropped, and the result then is not `exact`.
+    pub fn kernel(&self) -> KernelFilter {
+        let (states, test, exact) = eval::kernel_split(&self.expr);
+        match bytecode::compile(&test) {
+            Ok(bytecode) => KernelFilter {
+                states,
+                bytecode,
+                exact,
+            },
+            Err(bytecode::TooLong) => KernelFilter {
+                states,
+                bytecode: Vec::new(),
+                exact: false,
+            },
+        }
+    }
+}
+
+impl StateSet {
+    /// The set's bits in kernel state-mask form (`1 << state`).
+    pub fn bits(self) -> u32 {
+        self.bits
+    }
+
+    /// The canonical word for the set (`time-wait`, `connected`).
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// True when `state` is in the set.
+    pub fn contains(self, state: TcpState) -> bool {
+        self.bits & state.mask_bit() != 0
+    }
+}
+
+impl Side {
+    fn host_word(self) -> &'static str {
+        match self {
+            Side::Local => "src",
+            Side::Remote => "dst",
+        }
+    }
+
+    fn port_word(self) -> &'static str {
+        match self {
+            Side::Local => "sport",
+            Side::Remote => "dport",
+        }
+    }
+}
+
+impl PortOp {
+    /// The operator's symbol: `=`, `!=`, `<`, `<=`, `>`, `>=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            PortOp::Eq => "=",
+            PortOp::Ne => "!=",
+            PortOp::Lt => "<",
+            PortOp::Le => "<=",
+            PortOp::Gt => ">",
+            PortOp::Ge => ">=",
+        }
+    }
+}
+
+/// Prints the expression back in filter syntax, fully parenthesised: `(dst 10.0.0.0/8 or not dport = 80)`.
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, items: &[Expr], op: &str| {
+            f.write_str("(")?;
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {op} ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            f.write_str(")")
+        };
+        match self {
+            Expr::State(set) => write!(f, "state {}", set.name()),
+            Expr::Cond(cond) => write!(f, "{cond}"),
+            Expr::Not(inner) => write!(f, "not {inner}"),
+            Expr::And(items) => list(f, items, "and"),
+            Expr::Or(items) => list(f, items, "or"),
+        }
+    }
+}
+
+impl fmt::Display for Cond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Cond::Host { side, prefix, port } => {
+                write!(f, "{} ", side.host_word())?;
+                match (prefix, port) {
+                    (None, None) => f.write_str("*"),
+                    (None, Some(port)) => write!(f, ":{port}"),
+                    (Some(prefix), None) => write!(f, "{prefix}"),
+                    (Some(p), Some(port)) if p.addr.is_ipv6() => {
+                        write!(f, "[{}]/{}:{port}", p.addr, p.len)
+                    }
+                    (Some(prefix), Some(port)) => write!(f, "{prefix}:{port}"),
+                }
+            }
+            Cond::Port { side, op, port } => {
+                write!(f, "{} {} {port}", side.port_word(), op.symbol())
+            }
+            Cond::Autobound => f.write_str("autobound"),
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::{Endpoint, TimerKind};
+
+    fn record(state: TcpState, local: &str, remote: &str) -> SockRecord {
+        let endpoint = |s: &str| {
+            let addr: std::net::SocketAddr = s.parse().unwrap();
+            Endpoint::new(addr.ip(), addr.port())
+        };
+        SockRecord {
+            local: endpoint(local),
+            remote: endpoint(remote),
+            state,
+            timer: TimerKind::Off,
+            retrans: 0,
+            expires_ms: 0,
+            uid: 0,
+            inode: 0,
+            cookie: 0,
+        }
+    }
+
+    #[test]
+    fn display_round_trips_through_parse() {
+        for text in [
+            "dst 10.0.0.0/8:443 and not (dport = 80 or state time-wait)",
+            "src [::1]:22 or sport >= 1024 autobound",
+            "dst * and src :80 and dst [2001:db8::]/32:443",
+            "state connected or state syn-recv",
+        ] {
+            let first = Filter::parse(text).unwrap();
+            let printed = first.expr().to_string();
+            let again = Filter::parse(&printed).unwrap();
+            assert_eq!(first.expr(), again.expr(), "{text} printed as {printed}");
+        }
+    }
+
+    #[test]
+    fn filter_keeps_its_text() {
+        let f = Filter::parse("  dst 127.0.0.1 ").unwrap();
+        assert_eq!(f.text(), "  dst 127.0.0.1 ");
+    }
+
+    #[test]
+    fn kernel_and_matches_agree_on_a_mixed_filter() {
+        let f = Filter::parse("state established and dst 127.0.2.0/24").unwrap();
+        let k = f.kernel();
+        assert_eq!(k.states, TcpState::Established.mask_bit());
+        assert!(k.exact);
+        assert!(!k.bytecode.is_empty());
+        assert!(f.matches(&record(
+            TcpState::Established,
+            "127.0.0.1:40000",
+            "127.0.2.9:80"
+        )));
+        assert!(!f.matches(&record(
+            TcpState::TimeWait,
+            "127.0.0.1:40000",
+            "127.0.2.9:80"
+        )));
+        assert!(!f.matches(&record(
+            TcpState::Established,
+            "127.0.0.1:40000",
+            "127.0.3.9:80"
+        )));
+    }
+
+    #[test]
+    fn error_names_the_word_and_reads_as_one_line() {
+        let err = Filter::parse("state tim-wait").unwrap_err();
+        assert_eq!(err.word, "tim-wait");
+        assert_eq!(err.offset, 6);
+        let line = err.to_string();
+        assert!(
+            line.starts_with("bad filter at 'tim-wait': unknown state (try "),
+            "{line}"
+        );
+        assert!(!line.contains('\n'));
+    }
+}

@@ -1,0 +1,822 @@
+//! Tokenizer and recursive-descent parser for the filter language.
+//!
+//! ```text
+//! filter  := or
+//! or      := and { ("or" | "||" | "|") and }
+//! and     := unary { [ "and" | "&&" | "&" ] unary }        adjacent conditions are and-ed, as in ss
+//! unary   := ("not" | "!") unary | "(" or ")" | cond
+//! cond    := ("dst" | "src") [ "=" ] HOST
+//!          | ("dport" | "sport") [ OP ] PORT                  no OP means "="
+//!          | "state" NAME
+//!          | "autobound"
+//! OP      := "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | eq | ne | lt | le | gt | ge
+//! HOST    := "*" | [ "*" ] ":" PORT | ADDR[/LEN][:PORT] | "[" ADDR[/LEN] "]" [ "/" LEN ] [ ":" PORT ]
+//! PORT    := [ ":" ] 0..65535        ("*" for any port in HOST)
+//! ```
+//!
+//! Words are separated by blanks; parentheses and the operator characters `= ! < > & |` also end a
+//! word, so `(dport>=80)` reads like `( dport >= 80 )`. Keywords are case-insensitive. A bare IPv6
+//! address (`dst ::1`, `src fe80::/10`) is taken whole; with a port it needs brackets: `[::1]:443`.
+//! Nesting deeper than [`MAX_DEPTH`] is refused, so no input can exhaust the stack.
+
+use super::{Cond, Expr, FilterError, PortOp, Prefix, Side, StateSet};
+use crate::socket::TcpState;
+use std::net::IpAddr;
+
+/// Deepest nesting of parentheses and `not` accepted.
+const MAX_DEPTH: usize = 100;
+
+/// Parses a whole filter.
+pub(super) fn parse(text: &str) -> Result<Expr, FilterError> {
+    let tokens = tokenize(text);
+    if tokens.is_empty() {
+        return Err(FilterError {
+            word: String::new(),
+            message: "empty filter".into(),
+            offset: 0,
+        });
+    }
+    let mut parser = Parser {
+        text,
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
+    let expr = parser.or()?;
+    match parser.peek() {
+        None => Ok(expr),
+        Some(t) if t.kind == Kind::RParen => {
+            Err(parser.error(t, "unbalanced parenthesis: no matching '('"))
+        }
+        Some(t) => Err(parser.error(t, "expected 'and', 'or' or the end of the filter")),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Word,
+    LParen,
+    RParen,
+    /// An operator: `=`, `!=`, `>=`, `&&`, `!`...
+    Op,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Token<'a> {
+    text: &'a str,
+    offset: usize,
+    kind: Kind,
+}
+
+fn is_op_char(c: char) -> bool {
+    matches!(c, '=' | '!' | '<' | '>' | '&' | '|')
+}
+
+/// Operators of two characters; any other operator character stands alone.
+const TWO_CHAR_OPS: [&str; 6] = ["==", "!=", "<=", ">=", "&&", "||"];
+
+fn tokenize(text: &str) -> Vec<Token<'_>> {
+    let mut tokens = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        let (kind, end) = match c {
+            c if c.is_whitespace() => continue,
+            '(' => (Kind::LParen, start + 1),
+            ')' => (Kind::RParen, start + 1),
+            c if is_op_char(c) => match text.get(start..start + 2) {
+                Some(two) if TWO_CHAR_OPS.contains(&two) => {
+                    chars.next();
+                    (Kind::Op, start + 2)
+                }
+                _ => (Kind::Op, start + 1),
+            },
+            c => {
+                let mut end = start + c.len_utf8();
+                while let Some(&(at, next)) = chars.peek() {
+                    if next.is_whitespace() || is_op_char(next) || next == '(' || next == ')' {
+                        break;
+                    }
+                    end = at + next.len_utf8();
+                    chars.next();
+                }
+                (Kind::Word, end)
+            }
+        };
+        tokens.push(Token {
+            text: &text[start..end],
+            offset: start,
+            kind,
+        });
+    }
+    tokens
+}
+
+/// What a token means to the parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Meaning {
+    And,
+    Or,
+    Not,
+    Host(Side),
+    Port(Side),
+    State,
+    Autobound,
+    Cmp(PortOp),
+    Other,
+}
+
+fn meaning(token: &Token<'_>) -> Meaning {
+    let word = token.text.to_ascii_lowercase();
+    match word.as_str() {
+        "and" | "&&" | "&" => Meaning::And,
+        "or" | "||" | "|" => Meaning::Or,
+        "not" | "!" => Meaning::Not,
+        "dst" => Meaning::Host(Side::Remote),
+        "src" => Meaning::Host(Side::Local),
+        "dport" => Meaning::Port(Side::Remote),
+        "sport" => Meaning::Port(Side::Local),
+        "state" => Meaning::State,
+        "autobound" => Meaning::Autobound,
+        "=" | "==" | "eq" => Meaning::Cmp(PortOp::Eq),
+        "!=" | "ne" | "neq" => Meaning::Cmp(PortOp::Ne),
+        "<" | "lt" => Meaning::Cmp(PortOp::Lt),
+        "<=" | "le" | "leq" => Meaning::Cmp(PortOp::Le),
+        ">" | "gt" => Meaning::Cmp(PortOp::Gt),
+        ">=" | "ge" | "geq" => Meaning::Cmp(PortOp::Ge),
+        _ => Meaning::Other,
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    tokens: Vec<Token<'a>>,
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<Token<'a>> {
+        self.tokens.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let token = self.peek();
+        self.pos += usize::from(token.is_some());
+        token
+    }
+
+    fn error(&self, token: Token<'_>, message: &str) -> FilterError {
+        FilterError {
+            word: token.text.to_string(),
+            message: message.to_string(),
+            offset: token.offset,
+        }
+    }
+
+    /// The next token, which must exist: `after` is the token that needs it.
+    fn operand(&mut self, after: Token<'_>, what: &str) -> Result<Token<'a>, FilterError> {
+        self.next().ok_or_else(|| FilterError {
+            word: after.text.to_string(),
+            message: format!("missing {what} after '{}'", after.text),
+            offset: after.offset,
+        })
+    }
+
+    fn or(&mut self) -> Result<Expr, FilterError> {
+        let mut items = vec![self.and()?];
+        while let Some(t) = self.peek().filter(|t| meaning(t) == Meaning::Or) {
+            self.next();
+            if self.peek().is_none() {
+                return Err(self.error(t, "missing condition after 'or'"));
+            }
+            items.push(self.and()?);
+        }
+        Ok(join(items, Expr::Or))
+    }
+
+    fn and(&mut self) -> Result<Expr, FilterError> {
+        let mut items = vec![self.unary()?];
+        while let Some(t) = self.peek() {
+            if meaning(&t) == Meaning::And {
+                self.next();
+                if self.peek().is_none() {
+                    return Err(self.error(t, "missing condition after 'and'"));
+                }
+            } else if !starts_condition(&t) {
+                break;
+            }
+            items.push(self.unary()?);
+        }
+        Ok(join(items, Expr::And))
+    }
+
+    fn unary(&mut self) -> Result<Expr, FilterError> {
+        let Some(t) = self.next() else {
+            // Callers check that a token follows before descending; stay total all the same.
+            return Err(FilterError {
+                word: String::new(),
+                message: "missing condition at the end".into(),
+                offset: self.text.len(),
+            });
+        };
+        match (t.kind, meaning(&t)) {
+            (Kind::LParen, _) => {
+                if self.peek().is_none() {
+                    return Err(self.error(t, "unbalanced parenthesis: no matching ')'"));
+                }
+                let inner = self.nested(t, Parser::or)?;
+                match self.next() {
+                    Some(close) if close.kind == Kind::RParen => Ok(inner),
+                    Some(other) => Err(self.error(other, "expected ')' or 'and'/'or'")),
+                    None => Err(self.error(t, "unbalanced parenthesis: no matching ')'")),
+                }
+            }
+            (Kind::RParen, _) => Err(self.error(t, "expected a condition before ')'")),
+            (_, Meaning::Not) => {
+                if self.peek().is_none() {
+                    return Err(self.error(t, "missing condition after 'not'"));
+                }
+                let inner = self.nested(t, Parser::unary)?;
+                Ok(Expr::Not(Box::new(inner)))
+            }
+            (_, Meaning::Host(side)) => self.host(t, side),
+            (_, Meaning::Port(side)) => self.port(t, side),
+            (_, Meaning::State) => {
+                let name = self.operand(t, "state name")?;
+                parse_state(name.text)
+                    .map(Expr::State)
+                    .ok_or_else(|| self.error(name, UNKNOWN_STATE))
+            }
+            (_, Meaning::Autobound) => Ok(Expr::Cond(Cond::Autobound)),
+            (_, Meaning::And | Meaning::Or) => {
+                Err(self.error(t, &format!("expected a condition before '{}'", t.text)))
+            }
+            (_, Meaning::Cmp(_)) => {
+                Err(self.error(t, "operator without 'dport' or 'sport' before it"))
+            }
+            (_, Meaning::Other) => Err(self.error(
+                t,
+                "unknown word (expected dst, src, dport, sport, state, autobound, not or '(')",
+            )),
+        }
+    }
+
+    /// Runs `inner` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested(
+        &mut self,
+        opener: Token<'_>,
+        inner: fn(&mut Parser<'a>) -> Result<Expr, FilterError>,
+    ) -> Result<Expr, FilterError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error(opener, &format!("nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        let result = inner(self);
+        self.depth -= 1;
+        result
+    }
+
+    fn host(&mut self, keyword: Token<'_>, side: Side) -> Result<Expr, FilterError> {
+        let mut value = self.operand(keyword, "address")?;
+        if let Meaning::Cmp(op) = meaning(&value) {
+            if op != PortOp::Eq {
+                return Err(self.error(
+                    value,
+                    &format!(
+                        "'{}' takes an address, not a comparison (compare ports with dport/sport)",
+                        keyword.text
+                    ),
+                ));
+            }
+            value = self.operand(value, "address")?;
+        }
+        if value.kind != Kind::Word || meaning(&value) != Meaning::Other {
+            return Err(self.error(
+                value,
+                &format!("expected an address after '{}'", keyword.text),
+            ));
+        }
+        let (prefix, port) =
+            parse_host(value.text).map_err(|message| self.error(value, message))?;
+        Ok(Expr::Cond(Cond::Host { side, prefix, port }))
+    }
+
+    fn port(&mut self, keyword: Token<'_>, side: Side) -> Result<Expr, FilterError> {
+        let mut value = self.operand(keyword, "port")?;
+        let mut op = PortOp::Eq;
+        if let Meaning::Cmp(given) = meaning(&value) {
+            op = given;
+            value = self.operand(value, "port")?;
+        }
+        if value.kind != Kind::Word || meaning(&value) != Meaning::Other {
+            return Err(self.error(
+                value,
+                &format!("expected a port number after '{}'", keyword.text),
+            ));
+        }
+        let digits = value.text.strip_prefix(':').unwrap_or(value.text);
+        let port = parse_port(digits).map_err(|message| self.error(value, message))?;
+        Ok(Expr::Cond(Cond::Port { side, op, port }))
+    }
+}
+
+/// True for a token that can start a condition, so that adjacent conditions are and-ed.
+fn starts_condition(token: &Token<'_>) -> bool {
+    token.kind == Kind::LParen
+        || matches!(
+            meaning(token),
+            Meaning::Not
+                | Meaning::Host(_)
+                | Meaning::Port(_)
+                | Meaning::State
+                | Meaning::Autobound
+        )
+}
+
+fn join(mut items: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
+    match items.len() {
+        1 => items.remove(0),
+        _ => make(items),
+    }
+}
+
+const UNKNOWN_STATE: &str = "unknown state (try established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
+     time-wait, close, close-wait, last-ack, listen, closing, bound-inactive, or a group: all, connected, \
+     synchronized, bucket, big)";
+
+/// The canonical word for a state, as `state` takes it.
+fn state_word(state: TcpState) -> &'static str {
+    match state {
+        TcpState::Established => "established",
+        TcpState::SynSent => "syn-sent",
+        // The kernel reports request sockets (NEW_SYN_RECV) as SYN_RECV and dumps them for either
+        // bit, so the two names select the same sockets.
+        TcpState::SynRecv | TcpState::NewSynRecv => "syn-recv",
+        TcpState::FinWait1 => "fin-wait-1",
+        TcpState::FinWait2 => "fin-wait-2",
+        TcpState::TimeWait => "time-wait",
+        TcpState::Close => "close",
+        TcpState::CloseWait => "close-wait",
+        TcpState::LastAck => "last-ack",
+        TcpState::Listen => "listen",
+        TcpState::Closing => "closing",
+        TcpState::BoundInactive => "bound-inactive",
+    }
+}
+
+fn bits(states: &[TcpState]) -> u32 {
+    states.iter().fold(0, |acc, s| acc | s.mask_bit())
+}
+
+/// Parses a state name or an ss state group.
+pub(super) fn parse_state(name: &str) -> Option<StateSet> {
+    use TcpState::*;
+    let all = bits(&TcpState::ALL);
+    let unconnected = bits(&[Listen, Close, BoundInactive]);
+    let bucket = bits(&[SynRecv, NewSynRecv, TimeWait]);
+    let group = |name, bits| Some(StateSet { bits, name });
+    match name.to_ascii_lowercase().replace('_', "-").as_str() {
+        "all" => group("all", all),
+        "connected" => group("connected", all & !unconnected),
+        "synchronized" => group("synchronized", all & !unconnected & !SynSent.mask_bit()),
+        "bucket" => group("bucket", bucket),
+        "big" => group("big", all & !bucket),
+        "syn-rcv" => group("syn-recv", bucket & !TimeWait.mask_bit()),
+        "unconnected" => group("close", Close.mask_bit()),
+        _ => {
+            let state = TcpState::parse(name)?;
+            let bits = match state {
+                SynRecv | NewSynRecv => bits(&[SynRecv, NewSynRecv]),
+                other => other.mask_bit(),
+            };
+            group(state_word(state), bits)
+        }
+    }
+}
+
+/// Parses a port number, 0 to 65535.
+fn parse_port(text: &str) -> Result<u16, &'static str> {
+    if text.is_empty() {
+        return Err("missing port number");
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("not a port number (service names are not supported)");
+    }
+    text.parse().map_err(|_| "port out of range (0-65535)")
+}
+
+/// Parses `dst`/`src`'s operand into an optional prefix and an optional port.
+fn parse_host(text: &str) -> Result<(Option<Prefix>, Option<u16>), &'static str> {
+    let port = |p: &str| match p {
+        "*" => Ok(None),
+        p => parse_port(p).map(Some),
+    };
+    if text == "*" {
+        return Ok((None, None));
+    }
+    let port_only = text
+        .strip_prefix("*:")
+        .or_else(|| text.strip_prefix(':').filter(|rest| !rest.contains(':')));
+    if let Some(rest) = port_only {
+        return Ok((None, port(rest)?));
+    }
+    if let Some(rest) = text.strip_prefix('[') {
+        let (inside, after) = rest
+            .split_once(']')
+            .ok_or("missing ']' after an IPv6 address")?;
+        let (len, after) = match after.strip_prefix('/') {
+            Some(tail) => match tail.split_once(':') {
+                Some((len, port_text)) => (Some(len), Some(port_text)),
+                None => (Some(tail), None),
+            },
+            None => match after {
+                "" => (None, None),
+                _ => (
+                    None,
+                    Some(
+                        after
+                            .strip_prefix(':')
+                            .ok_or("expected ':PORT' after ']'")?,
+                    ),
+                ),
+            },
+        };
+        let prefix = match (inside.split_once('/'), len) {
+            (Some(_), Some(_)) => return Err("prefix length given twice"),
+            (Some((addr, len)), None) => parse_prefix(addr, Some(len))?,
+            (None, len) => parse_prefix(inside, len)?,
+        };
+        return Ok((Some(prefix), after.map(port).transpose()?.flatten()));
+    }
+    if text.matches(':').count() > 1 {
+        // A bare IPv6 address or prefix: no port without brackets.
+        let (addr, len) = match text.split_once('/') {
+            Some((addr, len)) => (addr, Some(len)),
+            None => (text, None),
+        };
+        return Ok((Some(parse_prefix(addr, len)?), None));
+    }
+    let (addr_part, port_part) = match text.split_once(':') {
+        Some((addr, p)) => (addr, Some(p)),
+        None => (text, None),
+    };
+    let (addr, len) = match addr_part.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (addr_part, None),
+    };
+    let prefix = parse_prefix(addr, len)?;
+    Ok((Some(prefix), port_part.map(port).transpose()?.flatten()))
+}
+
+fn parse_prefix(addr: &str, len: Option<&str>) -> Result<Prefix, &'static str> {
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| "not an IPv4 or IPv6 address (host names are not supported)")?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        None => max,
+        Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            match text.parse::<u8>() {
+                Ok(len) if len <= max => len,
+                _ if addr.is_ipv4() => return Err("prefix length out of range (0-32 for IPv4)"),
+                _ => return Err("prefix length out of range (0-128 for IPv6)"),
+            }
+        }
+        Some(_) => return Err("bad prefix length (expected /0 to /32, or /128 for IPv6)"),
+    };
+    Ok(Prefix { addr, len })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(text: &str) -> String {
+        parse(text)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|e| format!("error: {e}"))
+    }
+
+    fn err(text: &str) -> FilterError {
+        parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn tokens_split_on_parentheses_and_operators() {
+        let words: Vec<&str> = tokenize("(dport>=80)||!src\t[::1]:22 &&x")
+            .iter()
+            .map(|t| t.text)
+            .collect();
+        assert_eq!(
+            words,
+            [
+                "(", "dport", ">=", "80", ")", "||", "!", "src", "[::1]:22", "&&", "x"
+            ]
+        );
+        let offsets: Vec<usize> = tokenize("a  (b)").iter().map(|t| t.offset).collect();
+        assert_eq!(offsets, [0, 3, 4, 5]);
+    }
+
+    #[test]
+    fn precedence_is_not_then_and_then_or() {
+        assert_eq!(
+            show("dport = 1 or dport = 2 and dport = 3"),
+            "(dport = 1 or (dport = 2 and dport = 3))"
+        );
+        assert_eq!(
+            show("dport = 1 and dport = 2 or dport = 3"),
+            "((dport = 1 and dport = 2) or dport = 3)"
+        );
+        assert_eq!(
+            show("not dport = 1 and dport = 2"),
+            "(not dport = 1 and dport = 2)"
+        );
+        assert_eq!(
+            show("not (dport = 1 and dport = 2)"),
+            "not (dport = 1 and dport = 2)"
+        );
+        assert_eq!(show("! ! autobound"), "not not autobound");
+        assert_eq!(
+            show("autobound or state listen"),
+            "(autobound or state listen)"
+        );
+    }
+
+    #[test]
+    fn chains_are_flat_and_adjacent_conditions_are_and_ed() {
+        assert_eq!(
+            show("dport = 1 || dport = 2 | dport = 3 or dport = 4"),
+            "(dport = 1 or dport = 2 or dport = 3 or dport = 4)"
+        );
+        assert_eq!(
+            show("dst 10.0.0.1 dport = 80 or sport = 22"),
+            "((dst 10.0.0.1/32 and dport = 80) or sport = 22)"
+        );
+        assert_eq!(
+            show("state listen (sport = 22 or sport = 80)"),
+            "(state listen and (sport = 22 or sport = 80))"
+        );
+        assert_eq!(
+            show("autobound & dport eq 1 && sport ne 2"),
+            "(autobound and dport = 1 and sport != 2)"
+        );
+    }
+
+    #[test]
+    fn parentheses_may_be_glued_to_words() {
+        assert_eq!(show("(dport = 80)"), "dport = 80");
+        assert_eq!(
+            show("((dport=80))or(sport=:22)"),
+            "(dport = 80 or sport = 22)"
+        );
+        assert_eq!(show("!(dst 127.0.0.1)"), "not dst 127.0.0.1/32");
+    }
+
+    #[test]
+    fn every_port_operator_spelling() {
+        for (words, symbol) in [
+            (["=", "==", "eq"].as_slice(), "="),
+            (&["!=", "ne", "neq"], "!="),
+            (&["<", "lt"], "<"),
+            (&["<=", "le", "leq"], "<="),
+            (&[">", "gt"], ">"),
+            (&[">=", "ge", "geq"], ">="),
+        ] {
+            for word in words {
+                assert_eq!(
+                    show(&format!("sport {word} :80")),
+                    format!("sport {symbol} 80")
+                );
+                assert_eq!(
+                    show(&format!("dport {} 80", word.to_uppercase())),
+                    format!("dport {symbol} 80")
+                );
+            }
+        }
+        assert_eq!(show("dport 443"), "dport = 443");
+        assert_eq!(show("DPORT :0"), "dport = 0");
+        assert_eq!(show("sport = 65535"), "sport = 65535");
+    }
+
+    #[test]
+    fn host_forms() {
+        assert_eq!(show("dst 127.0.0.1"), "dst 127.0.0.1/32");
+        assert_eq!(show("dst 10.0.0.0/8"), "dst 10.0.0.0/8");
+        assert_eq!(show("dst 10.0.0.0/8:443"), "dst 10.0.0.0/8:443");
+        assert_eq!(show("src 127.0.0.1:*"), "src 127.0.0.1/32");
+        assert_eq!(show("dst = 127.0.0.1:80"), "dst 127.0.0.1/32:80");
+        assert_eq!(show("dst == 127.0.0.1"), "dst 127.0.0.1/32");
+        assert_eq!(show("dst *"), "dst *");
+        assert_eq!(show("dst *:443"), "dst :443");
+        assert_eq!(show("dst :443"), "dst :443");
+        assert_eq!(show("dst :*"), "dst *");
+        assert_eq!(show("dst ::1"), "dst ::1/128");
+        assert_eq!(show("dst fe80::/10"), "dst fe80::/10");
+        assert_eq!(show("dst ::ffff:127.0.0.0/104"), "dst ::ffff:127.0.0.0/104");
+        assert_eq!(show("dst [::1]"), "dst ::1/128");
+        assert_eq!(show("dst [::1]:443"), "dst [::1]/128:443");
+        assert_eq!(show("dst [2001:db8::]/32:443"), "dst [2001:db8::]/32:443");
+        assert_eq!(show("dst [2001:db8::/32]:443"), "dst [2001:db8::]/32:443");
+        assert_eq!(show("dst [2001:db8::]/32"), "dst 2001:db8::/32");
+        assert_eq!(show("dst [127.0.0.1]:80"), "dst 127.0.0.1/32:80");
+        assert_eq!(show("dst 0.0.0.0/0"), "dst 0.0.0.0/0");
+    }
+
+    #[test]
+    fn state_names_and_groups() {
+        assert_eq!(show("state time-wait"), "state time-wait");
+        assert_eq!(show("state TIME_WAIT"), "state time-wait");
+        assert_eq!(show("state established"), "state established");
+        assert_eq!(show("state estab"), "state established");
+        assert_eq!(show("state listening"), "state listen");
+        assert_eq!(show("state syn-rcv"), "state syn-recv");
+        assert_eq!(show("state new-syn-recv"), "state syn-recv");
+        assert_eq!(show("state unconnected"), "state close");
+        let set = |name| parse_state(name).unwrap();
+        assert_eq!(set("syn-recv").bits(), set("new-syn-recv").bits());
+        assert!(set("syn-recv").contains(TcpState::NewSynRecv));
+        assert!(set("connected").contains(TcpState::TimeWait));
+        assert!(!set("connected").contains(TcpState::Listen));
+        assert!(!set("connected").contains(TcpState::BoundInactive));
+        assert!(!set("synchronized").contains(TcpState::SynSent));
+        assert!(set("synchronized").contains(TcpState::Established));
+        assert!(set("bucket").contains(TcpState::TimeWait));
+        assert!(!set("big").contains(TcpState::TimeWait));
+        assert_eq!(set("all").bits(), 0x3ffe);
+        for s in TcpState::ALL {
+            assert!(set(state_word(s)).contains(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_word_at_fault() {
+        let cases = [
+            ("state tim-wait", "tim-wait", "unknown state (try "),
+            ("dport = 70000", "70000", "port out of range (0-65535)"),
+            ("dport > :http", ":http", "not a port number"),
+            (
+                "dst 10.0.0.0/33",
+                "10.0.0.0/33",
+                "prefix length out of range (0-32 for IPv4)",
+            ),
+            (
+                "dst ::/129",
+                "::/129",
+                "prefix length out of range (0-128 for IPv6)",
+            ),
+            ("dst 10.0.0", "10.0.0", "not an IPv4 or IPv6 address"),
+            (
+                "dst example.com",
+                "example.com",
+                "not an IPv4 or IPv6 address",
+            ),
+            ("dst 10.0.0.1:99999", "10.0.0.1:99999", "port out of range"),
+            ("dst [::1", "[::1", "missing ']'"),
+            ("dst [::1]x", "[::1]x", "expected ':PORT' after ']'"),
+            ("dst 1.2.3.4/x", "1.2.3.4/x", "bad prefix length"),
+            ("dst 1.2.3.4:", "1.2.3.4:", "missing port number"),
+            ("frobnicate", "frobnicate", "unknown word"),
+            (
+                "dst 1.2.3.4 frobnicate",
+                "frobnicate",
+                "expected 'and', 'or' or the end",
+            ),
+            (
+                "(dport = 80",
+                "(",
+                "unbalanced parenthesis: no matching ')'",
+            ),
+            (
+                "dport = 80)",
+                ")",
+                "unbalanced parenthesis: no matching '('",
+            ),
+            ("()", ")", "expected a condition before ')'"),
+            ("dst", "dst", "missing address after 'dst'"),
+            ("dport", "dport", "missing port after 'dport'"),
+            ("dport >=", ">=", "missing port after '>='"),
+            ("state", "state", "missing state name after 'state'"),
+            ("dst and", "and", "expected an address after 'dst'"),
+            ("dport = or", "or", "expected a port number after 'dport'"),
+            ("dst > 1.2.3.4", ">", "takes an address, not a comparison"),
+            ("and dport = 1", "and", "expected a condition before 'and'"),
+            ("dport = 1 or", "or", "missing condition after 'or'"),
+            ("dport = 1 and", "and", "missing condition after 'and'"),
+            ("not", "not", "missing condition after 'not'"),
+            ("= 80", "=", "operator without 'dport' or 'sport'"),
+            ("dport = 1 (", "(", "unbalanced parenthesis"),
+            ("(dport = 1 dport", "dport", "missing port after 'dport'"),
+        ];
+        for (text, word, message) in cases {
+            let e = err(text);
+            assert_eq!(e.word, word, "{text}: {e}");
+            assert!(
+                e.message.starts_with(message) || e.message.contains(message),
+                "{text}: {e}"
+            );
+            assert_eq!(&text[e.offset..e.offset + e.word.len()], word, "{text}");
+        }
+        assert_eq!(err("").message, "empty filter");
+        assert_eq!(err("  \t ").message, "empty filter");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!(
+            "{}dport = 1{}",
+            "(".repeat(MAX_DEPTH),
+            ")".repeat(MAX_DEPTH)
+        );
+        assert!(parse(&ok).is_ok());
+        let deep = format!(
+            "{}dport = 1{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert!(err(&deep).message.starts_with("nested more than"));
+        let nots = format!("{}autobound", "not ".repeat(100_000));
+        assert!(err(&nots).message.starts_with("nested more than"));
+        let long = vec!["dport = 1"; 50_000].join(" or ");
+        assert!(parse(&long).is_ok());
+    }
+
+    #[test]
+    fn malformed_inputs_never_panic() {
+        let pieces = [
+            "dst",
+            "src",
+            "dport",
+            "sport",
+            "state",
+            "autobound",
+            "and",
+            "or",
+            "not",
+            "!",
+            "(",
+            ")",
+            "=",
+            "!=",
+            "<",
+            ">=",
+            "==",
+            "&&",
+            "||",
+            "*",
+            ":",
+            ":80",
+            "[",
+            "]",
+            "[::1]",
+            "[::1]:",
+            "::",
+            "1.2.3.4/",
+            "/",
+            "/8",
+            "1.2.3.4:99999",
+            "time-wait",
+            "x",
+            "\u{e9}",
+            "\u{1f600}",
+            "(\u{e9})",
+            "[\u{e9}]",
+            "1.2.3.4/33",
+            "-1",
+            "65536",
+            "\0",
+            "\\",
+            "\"",
+            "*:*",
+            "[::1]/",
+            "[::1]/:1",
+            "[/]",
+            "[]",
+            ":[",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = next() % 7;
+            let mut text = String::new();
+            for _ in 0..n {
+                let piece = pieces[(next() % pieces.len() as u64) as usize];
+                text.push_str(piece);
+                if !next().is_multiple_of(3) {
+                    text.push(' ');
+                }
+            }
+            if let Err(e) = parse(&text) {
+                assert!(!e.to_string().contains('\n'), "{text:?}: {e}");
+                assert!(
+                    text.get(e.offset..e.offset + e.word.len()) == Some(e.word.as_str()),
+                    "{text:?}: {e:?}"
+                );
+            }
+        }
+    }
+}

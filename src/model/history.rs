@@ -1,0 +1,131 @@
+//! What earlier refreshes saw: the 4-tuples of the previous table, so a refresh can tell new
+//! connections (for rates and for the allocations the dial's pointer follows) from old ones.
+
+use super::{Allocations, Direction, Input, PortFacts};
+use crate::socket::{Endpoint, SockRecord};
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+/// Most allocations a snapshot reports (the dial's trail is short).
+const MAX_ALLOCATIONS: usize = 32;
+
+/// State kept between refreshes. Buffers are reused, so a refresh allocates nothing once warm.
+#[derive(Debug, Default)]
+pub struct History {
+    prev: Vec<u64>,
+    next: Vec<u64>,
+    prev_time: Option<SystemTime>,
+}
+
+/// The previous refresh as one aggregation sees it.
+pub(crate) struct Seen<'h> {
+    prev: Option<&'h [u64]>,
+    pub elapsed_s: Option<f64>,
+}
+
+impl History {
+    /// Records this table's tuples and returns what the previous refresh saw.
+    pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
+        self.next.clear();
+        self.next.extend(
+            records
+                .iter()
+                .filter(|r| r.state.is_connection())
+                .map(tuple_hash),
+        );
+        self.next.sort_unstable();
+        // This table's tuples become `prev` for the next refresh; `next` now holds the old ones.
+        std::mem::swap(&mut self.prev, &mut self.next);
+        let had = self.prev_time.replace(now);
+        Seen {
+            prev: had.map(|_| self.next.as_slice()),
+            elapsed_s: had
+                .and_then(|t| now.duration_since(t).ok())
+                .map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
+impl Seen<'_> {
+    /// Whether `r` is new since the previous refresh; `None` on the first refresh.
+    pub fn is_new(&self, r: &SockRecord) -> Option<bool> {
+        self.prev
+            .map(|prev| prev.binary_search(&tuple_hash(r)).is_err())
+    }
+
+    /// Outbound sockets whose port the kernel picked from the range and that are new since the
+    /// previous refresh (all of them on the first), ordered by inode (creation order).
+    pub fn allocations(&self, input: &Input<'_>, facts: &PortFacts) -> Allocations {
+        let range = input.settings.port_range;
+        let mut picked: Vec<(u32, u16)> = input
+            .records
+            .iter()
+            .filter(|r| {
+                facts.direction(r) == Direction::Outbound
+                    && range.contains(r.local.port)
+                    && !facts.blocked.contains(r.local.port)
+                    && r.inode != 0
+                    && self.is_new(r) != Some(false)
+            })
+            .map(|r| (r.inode, r.local.port))
+            .collect();
+        picked.sort_unstable();
+        let skip = picked.len().saturating_sub(MAX_ALLOCATIONS);
+        Allocations {
+            recent: picked[skip..].iter().map(|(_, p)| *p).collect(),
+        }
+    }
+}
+
+/// A 64-bit hash of a socket's 4-tuple.
+fn tuple_hash(r: &SockRecord) -> u64 {
+    fn ep(e: &Endpoint) -> u128 {
+        let ip = match e.ip {
+            IpAddr::V4(ip) => u128::from(ip.to_bits()),
+            IpAddr::V6(ip) => ip.to_bits(),
+        };
+        ip ^ (u128::from(e.port) << 112) ^ u128::from(e.port)
+    }
+    let mix = |x: u128| {
+        let v = (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
+        (v ^ (v >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    mix(ep(&r.local)) ^ mix(ep(&r.remote)).rotate_left(17)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testkit::rec;
+    use crate::socket::TcpState::Established;
+    use std::time::Duration;
+
+    #[test]
+    fn first_refresh_knows_nothing_then_new_tuples_show() {
+        let mut h = History::default();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let b = rec("127.0.0.1:40002", "127.0.0.2:80", Established);
+        let seen = h.advance(&[a], t0);
+        assert_eq!(seen.is_new(&a), None);
+        assert_eq!(seen.elapsed_s, None);
+        let seen = h.advance(&[a, b], t0 + Duration::from_secs(2));
+        assert_eq!(seen.is_new(&a), Some(false));
+        assert_eq!(seen.is_new(&b), Some(true));
+        assert_eq!(seen.elapsed_s, Some(2.0));
+        // Only the refresh just before counts: `c` was seen two refreshes ago, then went away.
+        let c = rec("127.0.0.1:40004", "127.0.0.2:80", Established);
+        h.advance(&[c], t0 + Duration::from_secs(3));
+        h.advance(&[b], t0 + Duration::from_secs(4));
+        let seen = h.advance(&[b, c], t0 + Duration::from_secs(5));
+        assert_eq!(seen.is_new(&b), Some(false));
+        assert_eq!(seen.is_new(&c), Some(true));
+    }
+
+    #[test]
+    fn swapped_ends_hash_differently() {
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let b = rec("127.0.0.2:80", "127.0.0.1:40000", Established);
+        assert_ne!(tuple_hash(&a), tuple_hash(&b));
+    }
+}

@@ -1,0 +1,163 @@
+//! `snapshot --format json`: one object whose fields are documented in the README. Keys are
+//! snake_case and stable; `version` changes when a field changes meaning.
+
+use super::rfc3339;
+use crate::model::{Destination, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary};
+use crate::settings::{KernelSettings, PortRange};
+use crate::socket::{Endpoint, Family, SockRecord, TcpState, TimerKind};
+use serde::Serialize;
+
+/// The JSON format's version.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    version: u32,
+    taken_at: String,
+    source: crate::collect::Source,
+    netns: Option<&'a str>,
+    filter: Option<&'a str>,
+    kernel: &'a str,
+    port_range: RangeJson,
+    reserved_ports: &'a [[u16; 2]],
+    sysctls: Sysctls,
+    totals: Totals<'a>,
+    destinations: &'a [Destination],
+    services: &'a [Service],
+    reused_ports: &'a [ReuseGroup],
+    time_wait: &'a TimeWaitSummary,
+    pointer: Pointer<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sockets: Option<Sockets<'a>>,
+}
+
+#[derive(Serialize)]
+struct RangeJson {
+    low: u16,
+    high: u16,
+    size: u32,
+}
+
+impl From<PortRange> for RangeJson {
+    fn from(r: PortRange) -> Self {
+        RangeJson {
+            low: r.low,
+            high: r.high,
+            size: r.size(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Sysctls {
+    tcp_tw_reuse: u8,
+    tcp_fin_timeout: u32,
+    tcp_max_tw_buckets: u64,
+    file_nr: [u64; 3],
+    file_max: u64,
+    nr_open: u64,
+    rlimit_nofile: [u64; 2],
+}
+
+impl From<&KernelSettings> for Sysctls {
+    fn from(s: &KernelSettings) -> Self {
+        Sysctls {
+            tcp_tw_reuse: s.tcp_tw_reuse,
+            tcp_fin_timeout: s.tcp_fin_timeout,
+            tcp_max_tw_buckets: s.tcp_max_tw_buckets,
+            file_nr: s.file_nr,
+            file_max: s.file_max,
+            nr_open: s.nr_open,
+            rlimit_nofile: s.rlimit_nofile,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Totals<'a> {
+    sockets: u64,
+    by_state: &'a StateCounts,
+}
+
+#[derive(Serialize)]
+struct Pointer<'a> {
+    /// The kernel's search start is secret: portradar infers it from the ports it sees allocated.
+    inferred: bool,
+    newest_auto_port: Option<u16>,
+    recent_allocations: &'a [u16],
+}
+
+#[derive(Serialize)]
+struct SocketJson {
+    family: Family,
+    state: TcpState,
+    local: Endpoint,
+    remote: Endpoint,
+    timer: &'static str,
+    expires_ms: u32,
+    retrans: u8,
+    uid: u32,
+    inode: u32,
+    cookie: u64,
+}
+
+impl From<&SockRecord> for SocketJson {
+    fn from(r: &SockRecord) -> Self {
+        SocketJson {
+            family: r.family(),
+            state: r.state,
+            local: r.local,
+            remote: r.remote,
+            timer: TimerKind::name(r.timer),
+            expires_ms: r.expires_ms,
+            retrans: r.retrans,
+            uid: r.uid,
+            inode: r.inode,
+            cookie: r.cookie,
+        }
+    }
+}
+
+/// The socket list, serialized one record at a time (no copy of the table).
+struct Sockets<'a>(&'a [SockRecord]);
+
+impl Serialize for Sockets<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(SocketJson::from))
+    }
+}
+
+/// Writes the snapshot as pretty-printed JSON, with the socket list when `sockets` is given.
+pub fn write(
+    snap: &Snapshot,
+    sockets: Option<&[SockRecord]>,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let doc = Document {
+        version: VERSION,
+        taken_at: rfc3339(snap.meta.taken_at),
+        source: snap.meta.source,
+        netns: snap.meta.netns.as_deref(),
+        filter: snap.meta.filter.as_deref(),
+        kernel: &snap.settings.kernel_release,
+        port_range: snap.settings.port_range.into(),
+        reserved_ports: &snap.settings.reserved_ports,
+        sysctls: (&snap.settings).into(),
+        totals: Totals {
+            sockets: snap.totals.total(),
+            by_state: &snap.totals,
+        },
+        destinations: &snap.destinations,
+        services: &snap.services,
+        reused_ports: &snap.reused_ports,
+        time_wait: &snap.time_wait,
+        pointer: Pointer {
+            inferred: true,
+            newest_auto_port: snap.allocations.newest(),
+            recent_allocations: &snap.allocations.recent,
+        },
+        sockets: sockets.map(Sockets),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}

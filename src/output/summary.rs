@@ -1,0 +1,47 @@
+//! `snapshot --format summary`: a few lines for a quick look or a chat message: the range, the
+//! totals, the destinations using the most ports, the most reused local ports.
+
+use super::header;
+use crate::model::Snapshot;
+
+/// How many destinations and reused ports the summary names.
+const TOP: usize = 5;
+
+/// The snapshot in a few lines.
+pub fn render(snap: &Snapshot) -> String {
+    let mut out = header(snap);
+    let range = snap.settings.port_range.size();
+    for d in snap.destinations.iter().take(TOP) {
+        let free = d
+            .min_free()
+            .map_or(String::from("-"), |f| format!("{f} of {range}"));
+        out += &format!(
+            "dest {}: {} ports used, {} sockets ({} TIME_WAIT), headroom {}\n",
+            d.remote,
+            d.ports_in_range,
+            d.sockets,
+            d.time_wait(),
+            free
+        );
+    }
+    if snap.destinations.len() > TOP {
+        out += &format!("... {} more destinations\n", snap.destinations.len() - TOP);
+    }
+    for g in snap.reused_ports.iter().take(TOP) {
+        out += &format!(
+            "reused {}: {} tuples to {} remotes\n",
+            g.local,
+            g.tuples.len(),
+            g.remotes
+        );
+    }
+    if snap.reused_ports.len() > TOP {
+        out += &format!("... {} more reused ports\n", snap.reused_ports.len() - TOP);
+    }
+    let tw = &snap.time_wait;
+    out += &format!(
+        "TIME_WAIT {}: {} free within 10 s\n",
+        tw.count, tw.freeing_10s
+    );
+    out
+}

@@ -1,0 +1,346 @@
+//! The dashboard's state and what keys and reports do to it. Pure: no terminal, no thread. The UI
+//! loop feeds it key events and collector reports, sends the commands it returns to the collector,
+//! and redraws when told to.
+
+use super::collector::{Command, Report};
+use super::cursor::{Cursor, Move};
+use super::keys::{self, Action};
+use super::panels::Panel;
+use super::prompt::{Prompt, PromptEvent};
+use super::recent::Recent;
+use super::sort::SortKey;
+use super::theme::Theme;
+use crate::filter::Filter;
+use crate::model::{Destination, Snapshot};
+use crate::socket::Endpoint;
+use crossterm::event::{KeyEvent, KeyEventKind};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Allocations the dial's trail remembers.
+const TRAIL: usize = 8;
+/// TIME_WAIT counts the sparkline remembers (ten minutes at the default interval).
+const TW_HISTORY: usize = 600;
+/// The refresh intervals `+` and `-` step through, in milliseconds.
+const INTERVALS_MS: [u64; 10] = [100, 200, 250, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+
+/// How the dashboard starts.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This host's name, for the header.
+    pub host: String,
+    pub interval: Duration,
+    pub no_color: bool,
+    /// The filter given on the command line.
+    pub filter: Option<Filter>,
+}
+
+/// What the UI loop should do after an event.
+#[derive(Clone, Debug)]
+pub enum Reaction {
+    /// Nothing changed.
+    Ignored,
+    Redraw,
+    /// Send this to the collector, then redraw.
+    Send(Command),
+    Quit,
+}
+
+/// The snapshot on screen and what the UI derived from it.
+pub(crate) struct View {
+    pub snapshot: Arc<Snapshot>,
+    pub epoch: u64,
+    /// Destination indices in the current sort order.
+    pub order: Vec<u32>,
+    /// Index of the destination the dial is focused on, if it is in the snapshot.
+    pub focus: Option<usize>,
+}
+
+/// Everything the dashboard shows besides the snapshot itself.
+pub struct App {
+    pub(crate) theme: Theme,
+    pub(crate) host: String,
+    pub(crate) interval: Duration,
+    pub(crate) frozen: bool,
+    pub(crate) filter: Option<Filter>,
+    /// Bumped on every filter change; reports of other epochs are stale.
+    epoch: u64,
+    pub(crate) view: Option<View>,
+    /// How long the last refresh took.
+    pub(crate) took: Option<Duration>,
+    /// Why the last refresh failed, while it keeps failing.
+    pub(crate) error: Option<String>,
+    /// A one-off message, cleared by the next key.
+    pub(crate) notice: Option<String>,
+    pub(crate) prompt: Option<Prompt>,
+    pub(crate) help: bool,
+    pub(crate) panel: Panel,
+    pub(crate) sort: SortKey,
+    pub(crate) destinations: Cursor,
+    /// The selected destination, followed across snapshots and sorts.
+    selected: Option<Endpoint>,
+    pub(crate) reuse: Cursor,
+    /// The destination the dial is focused on (Enter).
+    focus: Option<Endpoint>,
+    /// Recent auto-allocated ports, oldest first, kept across snapshots.
+    pub(crate) trail: Recent<u16>,
+    pub(crate) time_wait_counts: Recent<u32>,
+}
+
+impl App {
+    pub fn new(config: Config) -> App {
+        App {
+            theme: Theme::new(!config.no_color),
+            host: config.host,
+            interval: config.interval,
+            frozen: false,
+            filter: config.filter,
+            epoch: 0,
+            view: None,
+            took: None,
+            error: None,
+            notice: None,
+            prompt: None,
+            help: false,
+            panel: Panel::default(),
+            sort: SortKey::default(),
+            destinations: Cursor::default(),
+            selected: None,
+            reuse: Cursor::default(),
+            focus: None,
+            trail: Recent::new(TRAIL),
+            time_wait_counts: Recent::new(TW_HISTORY),
+        }
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen
+    }
+
+    pub(crate) fn snapshot(&self) -> Option<&Snapshot> {
+        self.view.as_ref().map(|v| v.snapshot.as_ref())
+    }
+
+    /// True while the snapshot on screen predates the current filter.
+    pub(crate) fn filter_pending(&self) -> bool {
+        self.view.as_ref().is_some_and(|v| v.epoch != self.epoch)
+    }
+
+    /// The destination the dial is about: the one focused with Enter, or the only one a filter
+    /// left.
+    pub(crate) fn focused_destination(&self) -> Option<&Destination> {
+        let view = self.view.as_ref()?;
+        view.snapshot.destinations.get(view.focus?)
+    }
+
+    /// Finds the focused destination in the snapshot on screen.
+    fn refocus(&mut self) {
+        let filtered = self.filter.is_some();
+        let Some(view) = &mut self.view else { return };
+        let dests = &view.snapshot.destinations;
+        view.focus = match self.focus {
+            Some(remote) => dests.iter().position(|d| d.remote == remote),
+            None if filtered && dests.len() == 1 => Some(0),
+            None => None,
+        };
+    }
+
+    /// The destination under the cursor.
+    pub(crate) fn selected_destination(&self) -> Option<&Destination> {
+        let view = self.view.as_ref()?;
+        let index = *view.order.get(self.destinations.selected())?;
+        view.snapshot.destinations.get(index as usize)
+    }
+
+    /// Takes a collector report: a new snapshot replaces the one on screen unless it is stale or the
+    /// display is frozen; a failure is shown while the last good snapshot stays. Returns whether to
+    /// redraw.
+    pub fn on_report(&mut self, report: Report) -> bool {
+        let current_shown = self.view.as_ref().is_some_and(|v| v.epoch == self.epoch);
+        if report.epoch != self.epoch || (self.frozen && current_shown) {
+            return false;
+        }
+        self.took = Some(report.took);
+        match report.outcome {
+            Ok(snapshot) => {
+                self.error = None;
+                self.show(snapshot);
+            }
+            Err(e) => self.error = Some(e),
+        }
+        true
+    }
+
+    fn show(&mut self, snapshot: Arc<Snapshot>) {
+        for port in &snapshot.allocations.recent {
+            self.trail.push(*port);
+        }
+        self.time_wait_counts.push(snapshot.time_wait.count);
+        let order = self.sort.order(&snapshot.destinations);
+        self.view = Some(View {
+            snapshot,
+            epoch: self.epoch,
+            order,
+            focus: None,
+        });
+        self.refocus();
+        self.reselect();
+        let groups = self.snapshot().map_or(0, |s| s.reused_ports.len());
+        self.reuse.select(self.reuse.selected(), groups);
+    }
+
+    /// Puts the cursor back on the selected destination after a new snapshot or sort.
+    fn reselect(&mut self) {
+        let Some(view) = &self.view else { return };
+        let dests = &view.snapshot.destinations;
+        let found = self
+            .selected
+            .and_then(|remote| view.order.iter().position(|i| dests[*i as usize].remote == remote));
+        match found {
+            Some(i) => self.destinations.select(i, view.order.len()),
+            None => self.destinations.select(self.destinations.selected(), view.order.len()),
+        }
+        self.selected = self.selected_destination().map(|d| d.remote);
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Reaction {
+        if key.kind == KeyEventKind::Release {
+            return Reaction::Ignored;
+        }
+        if keys::is_interrupt(&key) {
+            return Reaction::Quit;
+        }
+        self.notice = None;
+        if self.help {
+            return match keys::action(&key) {
+                Some(Action::Quit) => Reaction::Quit,
+                _ => {
+                    self.help = false;
+                    Reaction::Redraw
+                }
+            };
+        }
+        if let Some(prompt) = &mut self.prompt {
+            return match prompt.on_key(&key) {
+                PromptEvent::Edited => Reaction::Redraw,
+                PromptEvent::Cancel => {
+                    self.prompt = None;
+                    Reaction::Redraw
+                }
+                PromptEvent::Submit => self.submit_prompt(),
+            };
+        }
+        match keys::action(&key) {
+            Some(action) => self.act(action),
+            None => Reaction::Redraw,
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Reaction {
+        match action {
+            Action::Quit => return Reaction::Quit,
+            Action::Help => self.help = true,
+            Action::OpenPrompt => {
+                self.prompt = Some(Prompt::new(self.filter.as_ref().map_or("", |f| f.text())));
+            }
+            Action::ClearFilter if self.filter.is_some() || self.focus.is_some() => {
+                return self.set_filter(None, None);
+            }
+            Action::ClearFilter => {}
+            Action::NextPanel => self.panel = self.panel.next(),
+            Action::PreviousPanel => self.panel = self.panel.previous(),
+            Action::Move(m) => self.move_selection(m),
+            Action::FocusSelected => return self.focus_selected(),
+            Action::CycleSort => {
+                self.sort = self.sort.next();
+                if let Some(view) = &mut self.view {
+                    view.order = self.sort.order(&view.snapshot.destinations);
+                }
+                self.reselect();
+            }
+            Action::ToggleFreeze => {
+                self.frozen = !self.frozen;
+                return Reaction::Send(Command::Pause(self.frozen));
+            }
+            Action::LongerInterval | Action::ShorterInterval => {
+                let ms = self.interval.as_millis() as u64;
+                let next = if action == Action::LongerInterval {
+                    INTERVALS_MS.iter().find(|s| **s > ms)
+                } else {
+                    INTERVALS_MS.iter().rev().find(|s| **s < ms)
+                };
+                if let Some(ms) = next {
+                    self.interval = Duration::from_millis(*ms);
+                    return Reaction::Send(Command::SetInterval(self.interval));
+                }
+            }
+        }
+        Reaction::Redraw
+    }
+
+    fn move_selection(&mut self, m: Move) {
+        match self.panel {
+            Panel::Destinations => {
+                let len = self.view.as_ref().map_or(0, |v| v.order.len());
+                self.destinations.apply(m, len);
+                self.selected = self.selected_destination().map(|d| d.remote);
+            }
+            Panel::Reuse => {
+                let len = self.snapshot().map_or(0, |s| s.reused_ports.len());
+                self.reuse.apply(m, len);
+            }
+            Panel::TimeWait => {}
+        }
+    }
+
+    /// Enter on a destination: filter on it, so the kernel dumps only its sockets and the dial
+    /// shows its ports.
+    fn focus_selected(&mut self) -> Reaction {
+        if self.panel != Panel::Destinations {
+            return Reaction::Redraw;
+        }
+        let Some(remote) = self.selected_destination().map(|d| d.remote) else {
+            return Reaction::Redraw;
+        };
+        match Filter::parse(&format!("dst {remote}")) {
+            Ok(filter) => self.set_filter(Some(filter), Some(remote)),
+            Err(e) => {
+                self.notice = Some(e.to_string());
+                Reaction::Redraw
+            }
+        }
+    }
+
+    fn submit_prompt(&mut self) -> Reaction {
+        let Some(prompt) = &mut self.prompt else {
+            return Reaction::Redraw;
+        };
+        let text = prompt.text();
+        let filter = if text.trim().is_empty() {
+            None
+        } else {
+            match Filter::parse(text.trim()) {
+                Ok(filter) => Some(filter),
+                Err(e) => {
+                    prompt.fail(e.to_string());
+                    return Reaction::Redraw;
+                }
+            }
+        };
+        self.prompt = None;
+        self.set_filter(filter, None)
+    }
+
+    fn set_filter(&mut self, filter: Option<Filter>, focus: Option<Endpoint>) -> Reaction {
+        self.epoch += 1;
+        self.filter = filter.clone();
+        self.focus = focus;
+        self.refocus();
+        self.trail.clear();
+        self.time_wait_counts.clear();
+        Reaction::Send(Command::SetFilter {
+            filter,
+            epoch: self.epoch,
+        })
+    }
+}

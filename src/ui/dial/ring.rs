@@ -1,0 +1,137 @@
+//! The dial's braille drawing, as a canvas [`Shape`]: the ring of the range, the bars of the ports in
+//! use outside it, the ticks of blocked ports inside it, the trail of recent allocations and the
+//! needle. Everything is painted straight onto braille dots, in this order, so that a cell shows the
+//! colour of the last thing drawn in it.
+
+use super::geometry::{DialGeometry, END, START, polar};
+use crate::model::{PortMap, PortUse};
+use crate::ui::theme::{Texture, Theme};
+use ratatui::style::Color;
+use ratatui::widgets::canvas::{Painter, Shape};
+
+/// Connection uses, drawn as bars outward from the ring, innermost first.
+const BAR_USES: [PortUse; 3] = [PortUse::Established, PortUse::Other, PortUse::TimeWait];
+/// Ports connect() skips, drawn as ticks inward from the ring (the later wins a shared cell).
+const TICK_USES: [PortUse; 2] = [PortUse::Bound, PortUse::Reserved];
+/// Length of the ticks of blocked ports, in dots.
+const TICK: f64 = 2.0;
+/// Length of the newest trail mark, in dots; older ones are a dot shorter each.
+const TRAIL: f64 = 4.0;
+
+/// Everything the ring shows, placed on a canvas of `size` braille dots.
+pub(super) struct Ring<'a> {
+    pub geometry: DialGeometry,
+    pub ports: &'a PortMap,
+    pub theme: Theme,
+    /// Canvas size in dots.
+    pub size: (usize, usize),
+    pub centre: (f64, f64),
+    /// Radius of the ring, in dots.
+    pub radius: f64,
+    /// Longest bar, in dots.
+    pub bar: f64,
+    pub needle: Option<u16>,
+    /// Recent allocations, oldest first.
+    pub trail: &'a [u16],
+}
+
+impl Ring<'_> {
+    /// Where trail marks start (inside the ticks), and where the needle stops.
+    pub fn inner_radius(&self) -> f64 {
+        self.radius - TICK - 2.0
+    }
+
+    fn dot(&self, painter: &mut Painter, radius: f64, angle: f64, color: Color, texture: Texture) {
+        let (x, y) = polar(self.centre.0, self.centre.1, radius, angle);
+        let (x, y) = (x.round(), y.round());
+        if x < 0.0 || y < 0.0 {
+            return;
+        }
+        let (x, y) = (x as usize, y as usize);
+        if x < self.size.0 && y < self.size.1 && texture.covers(x, y) {
+            painter.paint(x, y, color);
+        }
+    }
+
+    /// Paints the band between radii `from` and `to` over the angles `from_angle..to_angle`.
+    fn band(&self, painter: &mut Painter, radii: (f64, f64), angles: (f64, f64), u: PortUse) {
+        let (color, texture) = (self.theme.port_use(u), self.theme.texture(u));
+        let step = 0.5 / radii.1.max(1.0);
+        let mut r = radii.0;
+        while r < radii.1 {
+            let mut a = angles.0;
+            while a < angles.1 {
+                self.dot(painter, r, a, color, texture);
+                a += step;
+            }
+            r += 1.0;
+        }
+    }
+
+    /// A radial stroke at `angle` from `from` to `to` (exclusive) in solid `color`.
+    fn stroke(&self, painter: &mut Painter, angle: f64, from: f64, to: f64, color: Color) {
+        let mut r = from;
+        while r < to {
+            self.dot(painter, r, angle, color, Texture::Solid);
+            r += 0.5;
+        }
+    }
+
+    fn draw_arc(&self, painter: &mut Painter, arc: u32) {
+        let offsets = self.geometry.arc_offsets(arc);
+        let span = self.geometry.arc_span(arc);
+        let counts = self.ports.counts(offsets.start, offsets.end);
+        let total = offsets.len() as f64;
+        let angles = (span.start, span.end);
+        let used: u32 = BAR_USES.iter().map(|u| counts[*u as usize]).sum();
+        if used > 0 {
+            // The bar's length is the share of the arc's ports in use, at least one dot.
+            let len = (f64::from(used) / total * self.bar).ceil().clamp(1.0, self.bar);
+            let mut done = 0;
+            let mut inner = 0.0;
+            for u in BAR_USES {
+                done += counts[u as usize];
+                let outer = (f64::from(done) / f64::from(used) * len).round();
+                if outer > inner {
+                    let base = self.radius + 1.0;
+                    self.band(painter, (base + inner, base + outer), angles, u);
+                    inner = outer;
+                }
+            }
+        }
+        for u in TICK_USES {
+            if counts[u as usize] > 0 {
+                self.band(painter, (self.radius - TICK, self.radius), angles, u);
+            }
+        }
+    }
+}
+
+impl Shape for Ring<'_> {
+    fn draw(&self, painter: &mut Painter) {
+        let free = PortUse::Free;
+        let step = 0.5 / self.radius.max(1.0);
+        let mut a = START;
+        while a < END {
+            self.dot(painter, self.radius, a, self.theme.port_use(free), Texture::Solid);
+            a += step;
+        }
+        for arc in 0..self.geometry.arcs() {
+            self.draw_arc(painter, arc);
+        }
+        let inner = self.inner_radius();
+        for (age, port) in self.trail.iter().rev().enumerate() {
+            let len = (TRAIL - age as f64).max(1.0);
+            let color = if age == 0 {
+                self.theme.needle()
+            } else {
+                self.theme.trail()
+            };
+            self.stroke(painter, self.geometry.angle_of(*port), inner - len, inner, color);
+        }
+        if let Some(port) = self.needle {
+            let angle = self.geometry.angle_of(port);
+            self.stroke(painter, angle, 0.0, inner, self.theme.needle());
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The header: host, kernel, netns, source, port range and size, reserved ports, filter, refresh
+//! interval and live/frozen on top; totals by state; then problems (a failed or slow refresh).
+//! Items are packed into as few lines as the width allows and never split.
+
+use crate::collect::Source;
+use crate::model::Snapshot;
+use crate::ui::app::App;
+use crate::ui::format::{interval, state_short, thousands};
+use crate::ui::theme::Theme;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use std::time::Duration;
+
+const SEPARATOR: &str = " · ";
+/// A refresh slower than this (or than half the interval) is pointed out.
+const SLOW: Duration = Duration::from_millis(250);
+
+/// One piece of the header, kept on one line.
+struct Item(Vec<Span<'static>>);
+
+impl Item {
+    fn plain(text: String) -> Item {
+        Item(vec![Span::raw(text)])
+    }
+
+    fn styled(text: String, style: Style) -> Item {
+        Item(vec![Span::styled(text, style)])
+    }
+
+    fn width(&self) -> usize {
+        self.0.iter().map(|s| s.width()).sum()
+    }
+}
+
+/// Packs items into lines of `width` columns.
+fn pack(items: Vec<Item>, width: usize, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut line: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for item in items {
+        let w = item.width();
+        if used > 0 && used + SEPARATOR.len() + w > width {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+        }
+        if used > 0 {
+            line.push(Span::styled(SEPARATOR, theme.dim()));
+            used += SEPARATOR.chars().count();
+        }
+        line.extend(item.0);
+        used += w;
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    lines
+}
+
+/// Reserved ports inside the range.
+fn reserved_in_range(snapshot: &Snapshot) -> u32 {
+    let range = snapshot.settings.port_range;
+    snapshot
+        .settings
+        .reserved_ports
+        .iter()
+        .map(|[lo, hi]| {
+            let (lo, hi) = ((*lo).max(range.low), (*hi).min(range.high));
+            if lo <= hi { u32::from(hi - lo) + 1 } else { 0 }
+        })
+        .sum()
+}
+
+fn main_items(app: &App) -> Vec<Item> {
+    let theme = app.theme;
+    let mut items = vec![Item::styled("portradar".into(), theme.bold()), Item::plain(app.host.clone())];
+    if let Some(s) = app.snapshot() {
+        let range = s.settings.port_range;
+        items.push(Item::plain(format!("kernel {}", s.settings.kernel_release)));
+        items.push(Item::plain(format!("netns {}", s.meta.netns.as_deref().unwrap_or("-"))));
+        items.push(match s.meta.source {
+            Source::Netlink => Item::plain("netlink".into()),
+            Source::Procfs => Item::styled("procfs (netlink refused)".into(), theme.warning()),
+        });
+        items.push(Item::plain(format!(
+            "range {}–{} ({})",
+            range.low,
+            range.high,
+            thousands(u64::from(range.size()))
+        )));
+        items.push(Item::plain(match reserved_in_range(s) {
+            0 => "reserved none".into(),
+            n => format!("reserved {}", thousands(u64::from(n))),
+        }));
+    }
+    if let Some(f) = &app.filter {
+        let pending = if app.filter_pending() { " (applying…)" } else { "" };
+        items.push(Item(vec![
+            Span::styled("filter ", theme.bold()),
+            Span::raw(format!("{}{pending}", f.text())),
+        ]));
+    }
+    items.push(Item::plain(format!("every {}", interval(app.interval))));
+    items.push(if app.frozen {
+        Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
+    } else {
+        Item::plain("● live".into())
+    });
+    items
+}
+
+fn total_items(app: &App) -> Vec<Item> {
+    let Some(s) = app.snapshot() else {
+        return vec![Item::styled("waiting for the first refresh…".into(), app.theme.dim())];
+    };
+    let mut items = vec![Item::plain(format!("{} sockets", thousands(s.totals.total())))];
+    items.extend(
+        s.totals
+            .nonzero()
+            .map(|(state, n)| Item::plain(format!("{} {}", state_short(state), thousands(u64::from(n))))),
+    );
+    items
+}
+
+fn status_items(app: &App) -> Vec<Item> {
+    let theme = app.theme;
+    let mut items = Vec::new();
+    if let Some(e) = &app.error {
+        let kept = if app.snapshot().is_some() { "; showing the last good snapshot" } else { "" };
+        items.push(Item::styled(format!("⚠ refresh failed: {e}{kept}"), theme.error()));
+    }
+    if let Some(took) = app.took.filter(|t| *t >= SLOW.min(app.interval / 2)) {
+        items.push(Item::styled(
+            format!("refresh took {} ms", thousands(took.as_millis() as u64)),
+            theme.warning(),
+        ));
+    }
+    if let Some(n) = &app.notice {
+        items.push(Item::styled(n.clone(), theme.warning()));
+    }
+    items
+}
+
+/// The header's lines for `width` columns, at most `max` of them: totals give way to problems.
+pub fn lines(app: &App, width: u16, max: usize) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let main = pack(main_items(app), width, app.theme);
+    let mut totals = pack(total_items(app), width, app.theme);
+    let status = pack(status_items(app), width, app.theme);
+    let room = max.saturating_sub(main.len() + status.len()).max(1);
+    totals.truncate(room);
+    let mut out = main;
+    out.extend(totals);
+    out.extend(status);
+    out.truncate(max);
+    out
+}

@@ -1,0 +1,174 @@
+//! `portradar snapshot --format json --sockets` against `ss -tanoe` on a loopback workload of this
+//! test's own: listeners on several 127.0.0.0/8 addresses, connections in several states, one local
+//! port shared by three destinations, and an IPv6 connection.
+
+mod common;
+
+use common::{SsSocket, port_of, portradar_json, ss};
+use socket2::{Domain, Socket, Type};
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+
+/// Sockets held open for the duration of the test.
+struct Workload {
+    _keep: Vec<TcpStream>,
+    _listeners: Vec<TcpListener>,
+    ports: BTreeSet<u16>,
+    shared: SocketAddr,
+    shared_remotes: Vec<SocketAddr>,
+}
+
+fn listen(addr: &str) -> TcpListener {
+    TcpListener::bind(addr).expect("listen")
+}
+
+fn connect_pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+    let c = TcpStream::connect(l.local_addr().unwrap()).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    (c, s)
+}
+
+fn build() -> Workload {
+    let listeners: Vec<TcpListener> = ["127.0.5.1:0", "127.0.5.2:0", "127.0.5.3:0", "[::1]:0"]
+        .map(listen)
+        .into();
+    let mut keep = Vec::new();
+    // ESTABLISHED on both ends, IPv4 and IPv6.
+    for l in [&listeners[0], &listeners[3]] {
+        let (c, s) = connect_pair(l);
+        keep.extend([c, s]);
+    }
+    // Client TIME_WAIT: the client closes first, the server follows.
+    let (c, mut s) = connect_pair(&listeners[1]);
+    drop(c);
+    let mut buf = [0u8; 1];
+    assert_eq!(s.read(&mut buf).unwrap(), 0, "server sees EOF");
+    drop(s);
+    // Server FIN_WAIT2 / client CLOSE_WAIT: the server shuts down its side, the client does not.
+    let (c, s) = connect_pair(&listeners[2]);
+    s.shutdown(Shutdown::Write).unwrap();
+    keep.extend([c, s]);
+    // One local port, bound with SO_REUSEADDR, connected to three destinations.
+    let mut shared: Option<SocketAddr> = None;
+    let mut shared_remotes = Vec::new();
+    for l in &listeners[..3] {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        sock.set_reuse_address(true).unwrap();
+        let bind: SocketAddr = shared.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+        sock.bind(&bind.into()).expect("bind the shared port");
+        sock.connect(&l.local_addr().unwrap().into())
+            .expect("connect from the shared port");
+        shared = Some(sock.local_addr().unwrap().as_socket().unwrap());
+        shared_remotes.push(l.local_addr().unwrap());
+        keep.push(sock.into());
+        keep.push(l.accept().unwrap().0);
+    }
+    let ports = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    Workload {
+        _keep: keep,
+        _listeners: listeners,
+        ports,
+        shared: shared.unwrap(),
+        shared_remotes,
+    }
+}
+
+/// (local, remote, state) of the sockets that touch one of `ports`, from portradar's JSON.
+fn portradar_sockets(doc: &serde_json::Value, ports: &BTreeSet<u16>) -> Vec<SsSocket> {
+    let mut out: Vec<SsSocket> = doc["sockets"]
+        .as_array()
+        .expect("--sockets lists sockets")
+        .iter()
+        .map(|s| SsSocket {
+            state: s["state"].as_str().unwrap().to_string(),
+            local: s["local"].as_str().unwrap().to_string(),
+            remote: s["remote"].as_str().unwrap().to_string(),
+            timer: Some((
+                s["timer"].as_str().unwrap().to_string(),
+                s["expires_ms"].as_u64().unwrap(),
+            )),
+            inode: s["inode"].as_u64(),
+            uid: s["uid"].as_u64(),
+        })
+        .filter(|s| touches(s, ports))
+        .collect();
+    out.sort();
+    out
+}
+
+fn touches(s: &SsSocket, ports: &BTreeSet<u16>) -> bool {
+    ports.contains(&port_of(&s.local)) || ports.contains(&port_of(&s.remote))
+}
+
+fn tuple(s: &SsSocket) -> (String, String, String) {
+    (s.local.clone(), s.remote.clone(), s.state.clone())
+}
+
+#[test]
+fn snapshot_matches_ss_socket_for_socket() {
+    let w = build();
+    let doc = portradar_json(&["snapshot", "--format", "json", "--sockets"]);
+    let mut theirs: Vec<SsSocket> = ss("oe", &[])
+        .into_iter()
+        .filter(|s| touches(s, &w.ports))
+        .collect();
+    theirs.sort();
+    let ours = portradar_sockets(&doc, &w.ports);
+
+    let ours_tuples: Vec<_> = ours.iter().map(tuple).collect();
+    let theirs_tuples: Vec<_> = theirs.iter().map(tuple).collect();
+    assert_eq!(ours_tuples, theirs_tuples, "same 4-tuples and states as ss");
+
+    for state in [
+        "ESTABLISHED",
+        "TIME_WAIT",
+        "FIN_WAIT2",
+        "CLOSE_WAIT",
+        "LISTEN",
+    ] {
+        assert!(
+            ours.iter().any(|s| s.state == state),
+            "the workload has a {state} socket"
+        );
+    }
+    assert!(
+        ours.iter().any(|s| s.local.starts_with("[::1]")),
+        "the IPv6 connection is there"
+    );
+
+    for (o, t) in ours.iter().zip(&theirs) {
+        if t.state != "TIME_WAIT" {
+            assert_eq!(o.inode, t.inode, "inode of {o:?}");
+            continue;
+        }
+        let (name, ss_ms) = t.timer.clone().expect("ss -o prints the TIME_WAIT timer");
+        let (our_name, our_ms) = o.timer.clone().unwrap();
+        assert_eq!((our_name.as_str(), name.as_str()), ("timewait", "timewait"));
+        assert!(
+            our_ms.abs_diff(ss_ms) <= 1000,
+            "TIME_WAIT remaining {our_ms} ms vs ss {ss_ms} ms"
+        );
+    }
+
+    let shared = w.shared.to_string();
+    let groups = doc["reused_ports"].as_array().unwrap();
+    let group = groups
+        .iter()
+        .find(|g| g["local"] == shared.as_str())
+        .unwrap_or_else(|| panic!("{shared} is in reused_ports: {groups:?}"));
+    let mut remotes: Vec<String> = group["tuples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["remote"].as_str().unwrap().to_string())
+        .collect();
+    remotes.sort();
+    let mut expected: Vec<String> = w.shared_remotes.iter().map(|a| a.to_string()).collect();
+    expected.sort();
+    assert_eq!(remotes, expected, "exactly the shared port's three tuples");
+    assert_eq!(group["remotes"], 3);
+}
