@@ -50,8 +50,9 @@ fn run(cli: Cli) -> Result<()> {
 /// Enters `--netns NAME` before any other thread exists, so every later read sees that namespace.
 fn enter_netns(global: &Global) -> Result<()> {
     match &global.netns {
-        Some(name) => portradar::collect::netns::enter(name)
-            .map_err(|e| UsageError(e.to_string()).into()),
+        Some(name) => {
+            portradar::collect::netns::enter(name).map_err(|e| UsageError(e.to_string()).into())
+        }
         None => Ok(()),
     }
 }

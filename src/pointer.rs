@@ -65,7 +65,7 @@ use std::net::{IpAddr, SocketAddr};
 const HISTORY: usize = 32;
 
 /// The kernel's largest random advance, in steps: `max(0, rand(8) * step) + step`.
-const RANDOM_REACH_STEPS: u32 = 8;
+pub const RANDOM_REACH_STEPS: u32 = 8;
 
 /// An increment of more than this many steps is a jump, not the pointer moving on.
 const JUMP_STEPS: u32 = 64;

@@ -1,7 +1,7 @@
 //! One refresh, end to end: read the kernel's settings, dump the socket table and aggregate it into
 //! a [`Snapshot`]. The dashboard's collector thread and `portradar snapshot` both go through here.
 
-use crate::collect::{sysctl, CollectError, Collector, Families, Query, Source, Table};
+use crate::collect::{CollectError, Collector, Families, Query, Source, Table, sysctl};
 use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
 use crate::socket::SockRecord;

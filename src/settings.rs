@@ -28,6 +28,8 @@ pub struct KernelSettings {
     /// `net.ipv4.ip_local_reserved_ports` as inclusive `[low, high]` spans, sorted.
     pub reserved_ports: Vec<[u16; 2]>,
     pub tcp_tw_reuse: u8,
+    /// `net.ipv4.tcp_tw_reuse_delay`: how old a TIME_WAIT entry must be before connect() may reuse it.
+    pub tcp_tw_reuse_delay_ms: u32,
     pub tcp_fin_timeout: u32,
     pub tcp_max_tw_buckets: u64,
     /// `fs.file-nr`: allocated, unused, max.
@@ -53,6 +55,7 @@ impl KernelSettings {
             port_range: PortRange { low, high },
             reserved_ports: Vec::new(),
             tcp_tw_reuse: 2,
+            tcp_tw_reuse_delay_ms: 1000,
             tcp_fin_timeout: 60,
             tcp_max_tw_buckets: 131072,
             file_nr: [0, 0, 0],

@@ -383,9 +383,13 @@ fn dump_listen_ports(
             .for_each(|r| listen.insert(r.local.port));
         return Ok(());
     }
-    dump_families(dumper, Families::BOTH, TcpState::Listen.mask_bit(), &[], &mut |r| {
-        listen.insert(r.local.port)
-    })
+    dump_families(
+        dumper,
+        Families::BOTH,
+        TcpState::Listen.mask_bit(),
+        &[],
+        &mut |r| listen.insert(r.local.port),
+    )
 }
 
 /// Appends the sockets that pass the query: the kernel filters what it can, and when its part is not

@@ -13,6 +13,9 @@ use std::str::FromStr;
 const PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 const RESERVED_PORTS: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 const TW_REUSE: &str = "/proc/sys/net/ipv4/tcp_tw_reuse";
+const TW_REUSE_DELAY: &str = "/proc/sys/net/ipv4/tcp_tw_reuse_delay";
+/// What kernels without `tcp_tw_reuse_delay` (before 6.13) wait: one second.
+const DEFAULT_TW_REUSE_DELAY_MS: u32 = 1000;
 const FIN_TIMEOUT: &str = "/proc/sys/net/ipv4/tcp_fin_timeout";
 const MAX_TW_BUCKETS: &str = "/proc/sys/net/ipv4/tcp_max_tw_buckets";
 const FILE_NR: &str = "/proc/sys/fs/file-nr";
@@ -26,6 +29,8 @@ pub fn read_settings() -> Result<KernelSettings, CollectError> {
         port_range: read(PORT_RANGE, parse_port_range)?,
         reserved_ports: read(RESERVED_PORTS, parse_reserved_ports)?,
         tcp_tw_reuse: read(TW_REUSE, parse_number)?,
+        tcp_tw_reuse_delay_ms: read_optional(TW_REUSE_DELAY, parse_number)?
+            .unwrap_or(DEFAULT_TW_REUSE_DELAY_MS),
         tcp_fin_timeout: read(FIN_TIMEOUT, parse_number)?,
         tcp_max_tw_buckets: read(MAX_TW_BUCKETS, parse_number)?,
         file_nr: read(FILE_NR, parse_file_nr)?,
@@ -34,6 +39,18 @@ pub fn read_settings() -> Result<KernelSettings, CollectError> {
         rlimit_nofile: rlimit_nofile()?,
         kernel_release: read(OSRELEASE, parse_release)?,
     })
+}
+
+/// Like [`read`], but a file the kernel does not have reads as `None`.
+fn read_optional<T>(
+    path: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, CollectError> {
+    if std::path::Path::new(path).exists() {
+        read(path, parse).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Reads `path` and parses it, naming the file in any error.

@@ -207,7 +207,11 @@ impl Compiler {
                 Target::Reject => end + 4,
             };
             let yes = u8::try_from(op.size()).map_err(|_| TooLong)?;
-            let no = u16::try_from(to - from).map_err(|_| TooLong)?;
+            // Jumps only go forward; a backward one cannot be encoded (`no` is unsigned).
+            let no = to
+                .checked_sub(from)
+                .and_then(|step| u16::try_from(step).ok())
+                .ok_or(TooLong)?;
             out.push(op.code);
             out.push(yes);
             out.extend_from_slice(&no.to_ne_bytes());

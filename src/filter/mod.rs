@@ -4,12 +4,12 @@
 //! dst 10.0.0.0/8:443 and not (dport = 80 or state time-wait)
 //! ```
 //!
-//! - [`Filter::parse`] ([`parse`]) turns one string (the trailing command-line words joined by spaces, or
-//!   what the user typed at the `/` prompt) into an [`Expr`], or a one-line [`FilterError`] naming the
-//!   word at fault.
-//! - [`Filter::matches`] ([`eval`]) evaluates it in user space on a [`SockRecord`]: the procfs fallback,
+//! - [`Filter::parse`] (`parse.rs`, tokenizer and recursive-descent parser; the grammar is there) turns
+//!   one string (the trailing command-line words joined by spaces, or what the user typed at the `/`
+//!   prompt) into an [`Expr`], or a one-line [`FilterError`] naming the word at fault.
+//! - [`Filter::matches`] (`eval.rs`) evaluates it in user space on a [`SockRecord`]: the procfs fallback,
 //!   recordings, and refining a kernel dump the kernel could not filter exactly.
-//! - [`Filter::kernel`] ([`eval`] for the state mask, [`bytecode`] for the rest) gives what the kernel
+//! - [`Filter::kernel`] (`eval.rs` for the state mask, `bytecode.rs` for the rest) gives what the kernel
 //!   runs on a sock_diag dump: a state mask and INET_DIAG_REQ_BYTECODE for the address, port and
 //!   `autobound` conditions, plus whether the two together are the whole filter.
 //!
@@ -57,7 +57,8 @@ pub struct KernelFilter {
     pub states: u32,
     /// INET_DIAG_REQ_BYTECODE for the address, port and `autobound` conditions; empty means send no
     /// bytecode attribute. It accepts every socket in `states` that the filter accepts (conditions on
-    /// states it cannot express are relaxed away).
+    /// states it cannot express are relaxed away); for `autobound` the kernel's bind lock is the
+    /// reference, see [`Cond::Autobound`].
     pub bytecode: Vec<u8>,
     /// True when `states` and `bytecode` together are the whole filter, so the kernel's answer needs no
     /// user-space pass; false when the dump must be refined with [`Filter::matches`].
@@ -91,9 +92,10 @@ pub enum Cond {
     /// 0), i.e. the socket has no SOCK_BINDPORT_LOCK. The kernel's bytecode tests the lock itself, so
     /// [`KernelFilter`] counts it as exact; a record does not carry the lock, so [`Filter::matches`]
     /// infers it from the state (everything but LISTEN, CLOSE and BOUND_INACTIVE), which is wrong only
-    /// for explicitly bound client sockets and for listeners on a kernel-chosen port. ss instead adds a
-    /// user-space check that the port lies in the default ephemeral range, which hides explicitly bound
-    /// ports inside the range from `not autobound`, the very ports portradar uses it to find.
+    /// for explicitly bound client sockets and for listeners or idle bound sockets on a kernel-chosen
+    /// port. ss also checks in user space that the port lies in `ip_local_port_range`, which hides
+    /// explicitly bound ports inside the range from `not autobound`: the very ports the collector
+    /// asks the kernel for.
     Autobound,
 }
 

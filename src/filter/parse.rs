@@ -5,11 +5,12 @@
 //! or      := and { ("or" | "||" | "|") and }
 //! and     := unary { [ "and" | "&&" | "&" ] unary }        adjacent conditions are and-ed, as in ss
 //! unary   := ("not" | "!") unary | "(" or ")" | cond
-//! cond    := ("dst" | "src") [ "=" ] HOST
+//! cond    := ("dst" | "src") [ "=" | "==" | "eq" ] HOST
 //!          | ("dport" | "sport") [ OP ] PORT                  no OP means "="
 //!          | "state" NAME
 //!          | "autobound"
-//! OP      := "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | eq | ne | lt | le | gt | ge
+//! OP      := "=" | "==" | "!=" | "<" | "<=" | ">" | ">=" | eq | ne | neq | lt | le | leq | gt | ge | geq
+//! NAME    := a state (time-wait, TIME_WAIT, estab, ...) or an ss group: all connected synchronized bucket big
 //! HOST    := "*" | [ "*" ] ":" PORT | ADDR[/LEN][:PORT] | "[" ADDR[/LEN] "]" [ "/" LEN ] [ ":" PORT ]
 //! PORT    := [ ":" ] 0..65535        ("*" for any port in HOST)
 //! ```

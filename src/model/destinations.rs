@@ -7,6 +7,7 @@
 //! unique; TIME_WAIT holds it too). So
 //! `free = range size − |reserved ∪ bound| − ports paired with (local ip, destination) outside that set`.
 
+use super::forecast::Forecast;
 use super::history::Seen;
 use super::{Direction, Input, PortFacts, StateCounts};
 use crate::settings::KernelSettings;
@@ -15,11 +16,8 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// A TIME_WAIT entry younger than this may not be reused by connect() yet (the kernel wants the
-/// peer's last timestamp to be more than a second old).
-const TW_REUSE_MIN_AGE_MS: u32 = 1000;
 /// How long TIME_WAIT lasts (TCP_TIMEWAIT_LEN).
-const TIME_WAIT_MS: u32 = 60_000;
+pub(crate) const TIME_WAIT_MS: u32 = 60_000;
 
 /// Headroom of one local ip toward one destination.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,6 +32,12 @@ pub struct Headroom {
     pub time_wait_freeing_10s: u32,
     pub time_wait_freeing_30s: u32,
     pub time_wait_freeing_60s: u32,
+    /// This pair's TIME_WAIT ports by remaining whole seconds (rounded up, 0..=60).
+    #[serde(skip)]
+    pub time_wait_remaining_s: [u32; 61],
+    /// Whether connect() from this pair may reuse TIME_WAIT entries once they are old enough.
+    #[serde(skip)]
+    pub tw_reuse_applies: bool,
 }
 
 /// Outbound connections toward one remote endpoint.
@@ -46,8 +50,13 @@ pub struct Destination {
     /// Distinct local ports inside the ephemeral range used toward this destination.
     pub ports_in_range: u32,
     pub headroom: Vec<Headroom>,
-    /// New connections per second since the previous refresh; `None` on the first.
+    /// New connections per second, smoothed over the last refreshes; `None` on the first.
     pub new_per_s: Option<f64>,
+    /// Where this destination is heading at its current rate; `None` until a rate is known.
+    pub forecast: Option<Forecast>,
+    /// New connections seen since the previous refresh (the input of `new_per_s`).
+    #[serde(skip)]
+    pub new_since_last: u32,
 }
 
 impl Destination {
@@ -62,12 +71,13 @@ impl Destination {
 }
 
 /// Running totals of one (local ip, destination) pair.
-#[derive(Default)]
 struct PairAcc {
     /// Ports in the range, outside the blocked set, paired with this destination.
     taken: u32,
     reusable: u32,
     freeing: [u32; 3],
+    remaining: [u32; 61],
+    tw_reuse_applies: bool,
 }
 
 struct DestAcc {
@@ -104,7 +114,7 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
         acc.sockets += 1;
         acc.by_state.add(r.state);
         acc.new += u32::from(seen.is_new(r) == Some(true));
-        let pair = pair_acc(&mut acc.pairs, r.local.ip);
+        let pair = pair_acc(&mut acc.pairs, r, settings);
         if range.contains(r.local.port) {
             ports.push((i as u32, r.local.port));
             if !facts.blocked.contains(r.local.port) {
@@ -117,9 +127,7 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
     let mut out: Vec<Destination> = accs
         .into_iter()
         .zip(distinct)
-        .map(|(acc, ports_in_range)| {
-            finish(acc, ports_in_range, range.size() - blocked_in_range, seen)
-        })
+        .map(|(acc, ports_in_range)| finish(acc, ports_in_range, range.size() - blocked_in_range))
         .collect();
     out.sort_by(|a, b| {
         (b.ports_in_range, b.sockets, a.remote).cmp(&(a.ports_in_range, a.sockets, b.remote))
@@ -127,11 +135,25 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
     out
 }
 
-fn pair_acc(pairs: &mut Vec<(IpAddr, PairAcc)>, ip: IpAddr) -> &mut PairAcc {
+fn pair_acc<'a>(
+    pairs: &'a mut Vec<(IpAddr, PairAcc)>,
+    r: &SockRecord,
+    settings: &KernelSettings,
+) -> &'a mut PairAcc {
+    let ip = r.local.ip;
     let i = match pairs.iter().position(|(p, _)| *p == ip) {
         Some(i) => i,
         None => {
-            pairs.push((ip, PairAcc::default()));
+            pairs.push((
+                ip,
+                PairAcc {
+                    taken: 0,
+                    reusable: 0,
+                    freeing: [0; 3],
+                    remaining: [0; 61],
+                    tw_reuse_applies: tw_reuse_applies(r, settings.tcp_tw_reuse),
+                },
+            ));
             pairs.len() - 1
         }
     };
@@ -147,18 +169,19 @@ fn count_taken(pair: &mut PairAcc, r: &SockRecord, settings: &KernelSettings) {
     for (slot, secs) in pair.freeing.iter_mut().zip([10, 30, 60]) {
         *slot += u32::from(r.expires_ms <= secs * 1000);
     }
-    pair.reusable += u32::from(tw_reusable(r, settings.tcp_tw_reuse));
+    pair.remaining[r.expires_ms.div_ceil(1000).min(60) as usize] += 1;
+    let age_ms = TIME_WAIT_MS.saturating_sub(r.expires_ms);
+    pair.reusable += u32::from(pair.tw_reuse_applies && age_ms > settings.tcp_tw_reuse_delay_ms);
 }
 
-/// Whether connect() may take over this TIME_WAIT socket's 4-tuple now (`tcp_twsk_unique`).
-fn tw_reusable(r: &SockRecord, tw_reuse: u8) -> bool {
-    let allowed = match tw_reuse {
+/// Whether `tcp_tw_reuse` lets connect() take over this pair's TIME_WAIT entries once they are older
+/// than `tcp_tw_reuse_delay` (`tcp_twsk_unique`): 1 everywhere, 2 on loopback only.
+fn tw_reuse_applies(r: &SockRecord, tw_reuse: u8) -> bool {
+    match tw_reuse {
         1 => true,
         2 => r.local.ip.is_loopback() || r.remote.ip.is_loopback(),
         _ => false,
-    };
-    let age_ms = TIME_WAIT_MS.saturating_sub(r.expires_ms);
-    allowed && age_ms > TW_REUSE_MIN_AGE_MS
+    }
 }
 
 /// Distinct ports per destination index from (index, port) pairs.
@@ -172,7 +195,7 @@ fn distinct_ports(mut ports: Vec<(u32, u16)>, n: usize) -> Vec<u32> {
     counts
 }
 
-fn finish(acc: DestAcc, ports_in_range: u32, usable: u32, seen: &Seen<'_>) -> Destination {
+fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
     let mut local_ips: Vec<IpAddr> = acc.pairs.iter().map(|(ip, _)| *ip).collect();
     local_ips.sort();
     let mut headroom: Vec<Headroom> = acc
@@ -185,6 +208,8 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32, seen: &Seen<'_>) -> De
             time_wait_freeing_10s: p.freeing[0],
             time_wait_freeing_30s: p.freeing[1],
             time_wait_freeing_60s: p.freeing[2],
+            time_wait_remaining_s: p.remaining,
+            tw_reuse_applies: p.tw_reuse_applies,
         })
         .collect();
     headroom.sort_by_key(|h| h.local_ip);
@@ -195,10 +220,9 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32, seen: &Seen<'_>) -> De
         local_ips,
         ports_in_range,
         headroom,
-        new_per_s: seen
-            .elapsed_s
-            .filter(|s| *s > 0.0)
-            .map(|s| f64::from(acc.new) / s),
+        new_per_s: None,
+        forecast: None,
+        new_since_last: acc.new,
     }
 }
 

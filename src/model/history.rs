@@ -1,10 +1,14 @@
 //! What earlier refreshes saw: the 4-tuples of the previous table, so a refresh can tell new
 //! connections (for rates and for the allocations the dial's pointer follows) from old ones.
 
-use super::{Allocations, Direction, Input, PortFacts};
+use super::{Allocations, Destination, Direction, Input, PortFacts};
 use crate::socket::{Endpoint, SockRecord};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::SystemTime;
+
+/// Time constant of the rate smoothing: a step change shows two thirds of itself after this long.
+const RATE_TAU_S: f64 = 5.0;
 
 /// Most allocations a snapshot reports (the dial's trail is short).
 const MAX_ALLOCATIONS: usize = 32;
@@ -15,6 +19,8 @@ pub struct History {
     prev: Vec<u64>,
     next: Vec<u64>,
     prev_time: Option<SystemTime>,
+    /// Smoothed new connections per second, per destination seen in the previous refresh.
+    rates: HashMap<Endpoint, f64>,
 }
 
 /// The previous refresh as one aggregation sees it.
@@ -43,6 +49,28 @@ impl History {
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs_f64()),
         }
+    }
+}
+
+impl History {
+    /// Updates each destination's smoothed rate from its new connections over `elapsed_s`, and
+    /// forgets destinations that are gone.
+    pub(crate) fn smooth_rates(&mut self, dests: &mut [Destination], elapsed_s: Option<f64>) {
+        let Some(dt) = elapsed_s.filter(|dt| *dt > 0.0) else {
+            return;
+        };
+        let alpha = 1.0 - (-dt / RATE_TAU_S).exp();
+        let mut next = HashMap::with_capacity(dests.len());
+        for d in dests {
+            let now = f64::from(d.new_since_last) / dt;
+            let rate = match self.rates.get(&d.remote) {
+                Some(prev) => prev + alpha * (now - prev),
+                None => now,
+            };
+            d.new_per_s = Some(rate);
+            next.insert(d.remote, rate);
+        }
+        self.rates = next;
     }
 }
 

@@ -5,6 +5,7 @@
 //! 4-tuples, maps every port of the ephemeral range for the dial and summarises TIME_WAIT.
 
 mod destinations;
+mod forecast;
 mod history;
 mod portmap;
 mod reuse;
@@ -13,6 +14,7 @@ mod states;
 mod timewait;
 
 pub use destinations::{Destination, Headroom};
+pub use forecast::Forecast;
 pub use history::History;
 pub use portmap::{PortMap, PortUse};
 pub use reuse::{ReuseGroup, Tuple};
@@ -140,19 +142,34 @@ impl PortFacts {
 pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
     let facts = PortFacts::new(input);
     let seen = history.advance(input.records, meta.taken_at);
+    let mut destinations = destinations::aggregate(input, &facts, &seen);
+    let allocations = seen.allocations(input, &facts);
+    let elapsed_s = seen.elapsed_s;
+    history.smooth_rates(&mut destinations, elapsed_s);
+    let settings = input.settings;
+    for d in &mut destinations {
+        d.forecast = d.new_per_s.and_then(|rate| {
+            forecast::forecast(
+                d,
+                rate,
+                settings.port_range.size(),
+                settings.tcp_tw_reuse_delay_ms,
+            )
+        });
+    }
     let mut totals = StateCounts::default();
     for r in input.records {
         totals.add(r.state);
     }
     Snapshot {
-        destinations: destinations::aggregate(input, &facts, &seen),
+        destinations,
         services: services::aggregate(input.records, &facts),
         reused_ports: reuse::find(input.records, &facts),
         ports: PortMap::build(input, &facts),
         time_wait: TimeWaitSummary::build(input.records),
-        allocations: seen.allocations(input, &facts),
-        elapsed_s: seen.elapsed_s,
-        settings: input.settings.clone(),
+        allocations,
+        elapsed_s,
+        settings: settings.clone(),
         totals,
         meta,
     }

@@ -51,6 +51,7 @@ impl From<PortRange> for RangeJson {
 #[derive(Serialize)]
 struct Sysctls {
     tcp_tw_reuse: u8,
+    tcp_tw_reuse_delay_ms: u32,
     tcp_fin_timeout: u32,
     tcp_max_tw_buckets: u64,
     file_nr: [u64; 3],
@@ -63,6 +64,7 @@ impl From<&KernelSettings> for Sysctls {
     fn from(s: &KernelSettings) -> Self {
         Sysctls {
             tcp_tw_reuse: s.tcp_tw_reuse,
+            tcp_tw_reuse_delay_ms: s.tcp_tw_reuse_delay_ms,
             tcp_fin_timeout: s.tcp_fin_timeout,
             tcp_max_tw_buckets: s.tcp_max_tw_buckets,
             file_nr: s.file_nr,

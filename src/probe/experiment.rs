@@ -36,25 +36,35 @@ pub(super) fn run(plan: &Plan) -> Result<Observed, ProbeError> {
     let target = Target::open(plan.destination)?;
     let destination = target.addr()?;
     let mut batches = Vec::new();
-    let mut local_ip = None;
     for n in 0..plan.batches {
         if n > 0 {
             thread::sleep(plan.pause);
         }
-        let locals = (0..plan.count)
-            .map(|_| connect_once(plan, &target, destination))
-            .collect::<Result<Vec<_>, _>>()?;
-        local_ip = local_ip.or(locals.first().map(SocketAddr::ip));
-        batches.push(locals.iter().map(SocketAddr::port).collect());
+        batches.push(batch(plan, &target, destination)?);
     }
+    let local_ip = batches
+        .iter()
+        .flatten()
+        .next()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), SocketAddr::ip);
     Ok(Observed {
         destination,
         own_listener: matches!(target, Target::Listener(_)),
-        local_ip: local_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        local_ip,
         range,
-        batches,
+        batches: batches
+            .iter()
+            .map(|locals| locals.iter().map(SocketAddr::port).collect())
+            .collect(),
         notes,
     })
+}
+
+/// `plan.count` connect()s: the local addresses they were given, in order.
+fn batch(plan: &Plan, target: &Target, dst: SocketAddr) -> Result<Vec<SocketAddr>, ProbeError> {
+    (0..plan.count)
+        .map(|_| connect_once(plan, target, dst))
+        .collect()
 }
 
 /// One connect(): returns the local address it was given.

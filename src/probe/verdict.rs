@@ -5,7 +5,8 @@ use super::ProbeError;
 use super::args::Plan;
 use super::experiment::Observed;
 use crate::pointer::{
-    DestinationKey, MIN_EVIDENCE, Parity, PointerEstimate, PointerTracker, Score, Step,
+    DestinationKey, MIN_EVIDENCE, Parity, PointerEstimate, PointerTracker, RANDOM_REACH_STEPS,
+    Score, Step,
 };
 use crate::settings::PortRange;
 use serde::Serialize;
@@ -79,10 +80,35 @@ pub(super) fn judge(plan: &Plan, observed: &Observed) -> Result<Reading, ProbeEr
     })
 }
 
+const BIND_CROWDED: &str =
+    "bind(0) first, but not all ports have the parity bind() prefers: the range may be crowded";
+const SOCKET_RANGE_STEP_ONE: &str = "IP_LOCAL_PORT_RANGE honoured as since Linux 6.8: step 1, no parity, \
+                                     the start point moving on by a random 1..8";
+const SOCKET_RANGE_STEP_TWO: &str = "IP_LOCAL_PORT_RANGE with the parity scan of Linux 6.3 to 6.7 (or \
+                                     too few ports to see both parities)";
+const STEP_ONE_FIXED: &str =
+    "Linux 4.5 or older (the seed's 3.10): the start point moves on by 1 per connect()";
+const STEP_ONE_VARYING: &str = "step 1 with varying increments: no known connect() pattern (other \
+                                threads connecting at the same time?)";
+
+/// Above this chance of seeing fixed increments from a randomised kernel, the verdict does not decide.
+const TOLERATED_CHANCE: f64 = 0.05;
+
+/// The chance that a randomised kernel, advancing 1..=8 steps at random, shows `n` increments of one
+/// step in a range of `slots` ports of the parity in use (an advance of `slots + 1` steps wraps to
+/// one step).
+fn fixed_by_chance(slots: u32, n: u32) -> f64 {
+    let looks_fixed = (1..=RANDOM_REACH_STEPS)
+        .filter(|k| k % slots == 1 % slots)
+        .count();
+    (looks_fixed as f64 / f64::from(RANDOM_REACH_STEPS)).powi(n as i32)
+}
+
 /// The kernel behaviour the estimate matches (see [`crate::pointer`] for the eras).
 fn matches(estimate: &PointerEstimate, step: Step, mode: Mode, range: PortRange) -> String {
-    let connect_parity = Parity::of(range.low);
-    let parity = estimate.parity;
+    let low = range.low;
+    let parity = estimate.parity.as_str();
+    let first_parity = estimate.parity == Parity::of(low);
     let increments = estimate.increments.samples as usize + estimate.jumps as usize;
     if mode != Mode::Bind && increments < MIN_EVIDENCE {
         return format!(
@@ -90,53 +116,38 @@ fn matches(estimate: &PointerEstimate, step: Step, mode: Mode, range: PortRange)
             MIN_EVIDENCE + 2
         );
     }
+    let slots = range.size() / step.ports();
+    let chance = fixed_by_chance(slots, estimate.increments.samples);
+    if mode == Mode::Connect && !estimate.randomized && chance > TOLERATED_CHANCE {
+        return format!(
+            "step {} on the {parity} ports; in a range of {slots} such ports a randomised kernel \
+             (Linux 5.18+) would show these fixed increments {:.0}% of the time: too few to tell",
+            step.ports(),
+            100.0 * chance
+        );
+    }
     match (mode, step, estimate.randomized) {
-        (Mode::Bind, Step::Two, _) if parity != connect_parity => format!(
-            "bind(0) first: the kernel picks a random {} port, the parity connect() leaves free in a \
-             range starting at {}, and connect() keeps it",
-            parity.as_str(),
-            range.low
+        (Mode::Bind, Step::Two, _) if !first_parity => format!(
+            "bind(0) first: the kernel picks a random {parity} port, the parity connect() leaves free \
+             in a range starting at {low}, and connect() keeps it"
         ),
-        (Mode::Bind, ..) => {
-            "bind(0) first, but not all ports have the parity bind() prefers: the range \
-                             may be crowded"
-                .to_string()
-        }
-        (Mode::SocketRange, Step::One, _) => {
-            "IP_LOCAL_PORT_RANGE honoured as since Linux 6.8: step 1, \
-                                              no parity, the start point moving on by a random 1..8"
-                .to_string()
-        }
-        (Mode::SocketRange, Step::Two, _) => {
-            "IP_LOCAL_PORT_RANGE with the parity scan of Linux 6.3 to \
-                                              6.7 (or too few ports to see both parities)"
-                .to_string()
-        }
-        (Mode::Connect, Step::Two, _) if parity != connect_parity => format!(
-            "connect() got {} ports, the second parity for a range starting at {}: the first is \
-             exhausted toward this destination",
-            parity.as_str(),
-            range.low
+        (Mode::Bind, ..) => BIND_CROWDED.to_string(),
+        (Mode::SocketRange, Step::One, _) => SOCKET_RANGE_STEP_ONE.to_string(),
+        (Mode::SocketRange, Step::Two, _) => SOCKET_RANGE_STEP_TWO.to_string(),
+        (Mode::Connect, Step::Two, _) if !first_parity => format!(
+            "connect() got {parity} ports, the second parity for a range starting at {low}: the first \
+             is exhausted toward this destination"
         ),
         (Mode::Connect, Step::Two, true) => format!(
             "Linux 5.18+ (and the 2022 stable backports): a start point per destination that moves on \
-             by a random even 2..16 after each connect(), on the {} ports (the parity of {})",
-            parity.as_str(),
-            range.low
+             by a random even 2..16 after each connect(), on the {parity} ports (the parity of {low})"
         ),
         (Mode::Connect, Step::Two, false) => format!(
-            "Linux 4.6 to 5.17: the start point moves on by exactly 2 per connect(), on the {} ports \
-             (the parity of {})",
-            parity.as_str(),
-            range.low
+            "Linux 4.6 to 5.17: the start point moves on by exactly 2 per connect(), on the {parity} \
+             ports (the parity of {low})"
         ),
-        (Mode::Connect, Step::One, false) => {
-            "Linux 4.5 or older (the seed's 3.10): the start point moves on by 1 per connect()"
-                .to_string()
-        }
-        (Mode::Connect, Step::One, true) => "step 1 with varying increments: no known connect() \
-                                             pattern (other threads connecting at the same time?)"
-            .to_string(),
+        (Mode::Connect, Step::One, false) => STEP_ONE_FIXED.to_string(),
+        (Mode::Connect, Step::One, true) => STEP_ONE_VARYING.to_string(),
     }
 }
 
@@ -244,6 +255,26 @@ mod tests {
             (Step::One, Parity::Mixed)
         );
         assert!(r.verdict.matches.contains("since Linux 6.8"));
+    }
+
+    #[test]
+    fn a_range_too_small_to_show_randomness_says_so() {
+        let o = observed(1025, 1028, &[1025, 1027, 1025, 1027, 1025]);
+        let r = judge(&plan(false, Scope::Namespace(o.range)), &o).unwrap();
+        assert!(!r.verdict.randomized);
+        assert!(
+            r.verdict.matches.contains("6% of the time: too few to tell"),
+            "{}",
+            r.verdict.matches
+        );
+    }
+
+    #[test]
+    fn fixed_increments_by_chance_depend_on_the_ring() {
+        assert_eq!(fixed_by_chance(1, 10), 1.0);
+        assert_eq!(fixed_by_chance(2, 2), 0.25);
+        assert_eq!(fixed_by_chance(5, 1), 0.25);
+        assert_eq!(fixed_by_chance(14116, 1), 0.125);
     }
 
     #[test]

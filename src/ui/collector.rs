@@ -7,23 +7,21 @@
 use crate::collect::Families;
 use crate::filter::Filter;
 use crate::model::Snapshot;
-use crate::refresh::{RefreshError, Refresher};
-use std::fmt::Display;
+use crate::refresh::Refresher;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Something that produces snapshots: [`Refresher`], or a stand-in in tests.
+/// Something that produces snapshots: [`Refresher`], or a stand-in in tests. A failure is only
+/// ever shown, so it comes as its message.
 pub trait Refresh {
-    type Error: Display;
-    fn refresh(&mut self, families: Families, filter: Option<&Filter>) -> Result<Snapshot, Self::Error>;
+    fn refresh(&mut self, families: Families, filter: Option<&Filter>) -> Result<Snapshot, String>;
 }
 
 impl Refresh for Refresher {
-    type Error = RefreshError;
-    fn refresh(&mut self, families: Families, filter: Option<&Filter>) -> Result<Snapshot, RefreshError> {
-        Refresher::refresh(self, families, filter)
+    fn refresh(&mut self, families: Families, filter: Option<&Filter>) -> Result<Snapshot, String> {
+        Refresher::refresh(self, families, filter).map_err(|e| e.to_string())
     }
 }
 
@@ -152,8 +150,7 @@ impl<R: Refresh, F: FnMut() -> R> Loop<R, F> {
             let outcome = self
                 .refresher
                 .refresh(self.start.families, self.start.filter.as_ref())
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
+                .map(Arc::new);
             self.generation += 1;
             let report = Report {
                 generation: self.generation,
@@ -184,8 +181,7 @@ mod tests {
     }
 
     impl Refresh for Fake {
-        type Error = std::convert::Infallible;
-        fn refresh(&mut self, _: Families, filter: Option<&Filter>) -> Result<Snapshot, Self::Error> {
+        fn refresh(&mut self, _: Families, filter: Option<&Filter>) -> Result<Snapshot, String> {
             self.log.lock().unwrap().push(filter.map(|f| f.text().to_string()));
             let settings = KernelSettings::with_range(1000, 1009);
             let input = Input { records: &[], listen_ports: &[], explicit_bind_ports: &[], settings: &settings };
@@ -222,8 +218,8 @@ mod tests {
         thread::sleep(Duration::from_millis(100));
         assert_eq!(log.lock().unwrap().len(), before, "paused: no refresh");
         assert!(c.send(Command::SetInterval(Duration::from_secs(3600))));
-        assert!(c.send(Command::Pause(false)));
         while c.try_recv().is_ok() {}
+        assert!(c.send(Command::Pause(false)));
         let resumed = next(&c);
         assert_eq!(resumed.epoch, 0);
         thread::sleep(Duration::from_millis(100));

@@ -1,9 +1,44 @@
-//! The live dashboard.
+//! The live dashboard (`portradar` with no subcommand): the port range as a radar dial, the
+//! destinations eating ports, local ports reused across 4-tuples and TIME_WAIT draining.
 //!
-//! STUB: the dashboard helper replaces this module.
+//! Two threads: the collector ([`collector`]) dumps and aggregates every interval and hands
+//! immutable snapshots over; the UI thread polls keys with a short timeout, takes snapshots as they
+//! come and redraws only after a key, a resize or a new snapshot. [`App`] holds the state and
+//! [`draw`] renders it; both are pure, so tests drive them with ratatui's `TestBackend`.
+
+mod app;
+mod collector;
+mod cursor;
+mod dial;
+mod format;
+mod help;
+mod keys;
+mod layout;
+mod panels;
+mod prompt;
+mod recent;
+mod render;
+mod signals;
+mod sort;
+mod terminal;
+mod theme;
+
+pub use app::{App, Config, Reaction};
+pub use collector::{Command, Report};
+pub use dial::geometry::DialGeometry;
+pub use dial::{Dial, Needle};
+pub use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub use render::draw;
+pub use theme::Theme;
 
 use crate::collect::Families;
 use crate::filter::Filter;
+use crate::refresh::Refresher;
+use collector::{Collector, Start};
+use crossterm::event::{self, Event};
+use std::io::IsTerminal;
+use std::sync::mpsc::TryRecvError;
+use std::time::Duration;
 
 /// How the dashboard was asked to run.
 #[derive(Debug, Clone)]
@@ -15,7 +50,94 @@ pub struct Options {
     pub filter: Option<Filter>,
 }
 
-/// Runs the dashboard until the user quits.
-pub fn run(_options: Options) -> anyhow::Result<()> {
-    anyhow::bail!("the dashboard is not built yet; try `portradar snapshot`")
+/// Why the dashboard could not run or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error(
+        "the dashboard needs a terminal, and stdout is not one; \
+         use `portradar snapshot` (--format table|json|summary) for output to a file or a pipe"
+    )]
+    NotATerminal,
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error("the collector thread stopped")]
+    CollectorStopped,
+}
+
+/// How long the UI waits for a key before it looks for a new snapshot.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Runs the dashboard until the user quits or a termination signal arrives.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() {
+        return Err(UiError::NotATerminal.into());
+    }
+    let stop = signals::Stop::register().map_err(UiError::from)?;
+    let interval = Duration::from_millis(options.interval_ms);
+    let netns = options.netns.clone();
+    let start = Start {
+        families: options.families,
+        interval,
+        filter: options.filter.clone(),
+    };
+    let collector = Collector::spawn(move || Refresher::new(netns.clone()), start).map_err(UiError::from)?;
+    let mut app = App::new(Config {
+        host: hostname(),
+        interval,
+        no_color: options.no_color,
+        filter: options.filter,
+    });
+    let mut session = terminal::Session::enter().map_err(UiError::from)?;
+    event_loop(&mut session, &mut app, &collector, &stop)?;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn event_loop(
+    session: &mut terminal::Session,
+    app: &mut App,
+    collector: &Collector,
+    stop: &signals::Stop,
+) -> Result<(), UiError> {
+    let mut dirty = true;
+    loop {
+        if stop.requested() {
+            return Ok(());
+        }
+        if dirty {
+            session.draw(|frame| draw(frame, app))?;
+            dirty = false;
+        }
+        // Take every event already waiting before drawing again.
+        let mut timeout = POLL;
+        while event::poll(timeout)? {
+            timeout = Duration::ZERO;
+            match event::read()? {
+                Event::Key(key) => match app.on_key(key) {
+                    Reaction::Quit => return Ok(()),
+                    Reaction::Send(command) => {
+                        // A stopped collector shows up below as a closed channel.
+                        collector.send(command);
+                        dirty = true;
+                    }
+                    Reaction::Redraw => dirty = true,
+                    Reaction::Ignored => {}
+                },
+                Event::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+        loop {
+            match collector.try_recv() {
+                Ok(report) => dirty |= app.on_report(report),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return Err(UiError::CollectorStopped),
+            }
+        }
+    }
 }

@@ -40,10 +40,6 @@ impl Prompt {
         self.text.iter().collect()
     }
 
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
-    }
-
     /// Shows why the text was refused.
     pub fn fail(&mut self, error: String) {
         self.error = Some(error);
@@ -140,9 +136,9 @@ mod tests {
         p.on_key(&KeyEvent::from(KeyCode::Backspace));
         assert_eq!(p.text(), "not dst");
         p.fail("bad".into());
-        assert_eq!(p.error(), Some("bad"));
+        assert_eq!(p.error.as_deref(), Some("bad"));
         typed(&mut p, "x");
-        assert_eq!(p.error(), None, "editing clears the error");
+        assert_eq!(p.error, None, "editing clears the error");
         assert_eq!(p.on_key(&KeyEvent::from(KeyCode::Enter)), PromptEvent::Submit);
         assert_eq!(p.on_key(&KeyEvent::from(KeyCode::Esc)), PromptEvent::Cancel);
     }

@@ -34,14 +34,6 @@ impl<T: Copy> Recent<T> {
         self.items.back().copied()
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// The newest `n` values (or fewer), oldest first.
     pub fn newest(&self, n: usize) -> impl Iterator<Item = T> + '_ {
         self.items.iter().skip(self.items.len().saturating_sub(n)).copied()
@@ -60,8 +52,8 @@ mod tests {
         }
         assert_eq!(r.newest(10).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(r.newest(2).collect::<Vec<_>>(), [4, 5]);
-        assert_eq!((r.last(), r.len()), (Some(5), 3));
+        assert_eq!(r.last(), Some(5));
         r.clear();
-        assert!(r.is_empty());
+        assert_eq!((r.last(), r.newest(10).count()), (None, 0));
     }
 }

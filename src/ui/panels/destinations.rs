@@ -105,7 +105,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
         }
         shown[i] = false;
     }
-    let line = |y: u16, texts: &[String; 7], style: Style, free_style: Style| {
+    let mut line = |y: u16, texts: &[String; 7], style: Style, free_style: Style| {
         buf.set_style(Rect { y, height: 1, ..inner }, style);
         let mut x = usize::from(inner.x);
         for (col, text) in texts.iter().enumerate().filter(|(c, _)| shown[*c]) {

@@ -2,6 +2,7 @@
 //! the dial that Tab moves between. A panel with too little room collapses to a one-line summary.
 
 pub mod destinations;
+pub mod dial;
 pub mod footer;
 pub mod header;
 pub mod reuse;

@@ -110,6 +110,6 @@ mod tests {
         let (narrow, per) = bins(&remaining, 30);
         assert_eq!((narrow.len(), per), (21, 3));
         assert_eq!(narrow.iter().sum::<u64>(), (0..61).sum::<u64>());
-        assert_eq!(axis(61, 1, 80), "0 s                          30                           60 s  ← seconds left");
+        assert_eq!(axis(61, 1, 80), "0 s                          30                          60 s  ← seconds left");
     }
 }

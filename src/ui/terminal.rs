@@ -1,0 +1,74 @@
+//! The terminal session: raw mode and the alternate screen on entry, and their undoing whatever
+//! happens next: on drop (quit, error, signal) and from a panic hook that restores the terminal
+//! before the panic message is printed. Restoring is idempotent. Each frame is drawn inside a
+//! synchronized update, so terminals that support it never show a half-drawn frame.
+
+use crossterm::cursor::Show;
+use crossterm::execute;
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::{Frame, Terminal};
+use std::io::{self, Stdout};
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// True while the terminal is in raw mode on the alternate screen.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static PANIC_HOOK: Once = Once::new();
+
+/// Leaves raw mode and the alternate screen if the dashboard entered them.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        // Nothing useful can be done about a failure here: the terminal may be gone.
+        let _ = disable_raw_mode();
+        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+    }
+}
+
+/// The dashboard's hold on the terminal.
+pub struct Session {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Session {
+    /// Switches the terminal to raw mode and the alternate screen.
+    pub fn enter() -> io::Result<Session> {
+        PANIC_HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                restore();
+                previous(info);
+            }));
+        });
+        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        // From here on, Drop restores whatever fails.
+        let mut session = Session {
+            terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+        };
+        execute!(session.terminal.backend_mut(), EnterAlternateScreen)?;
+        session.terminal.clear()?;
+        Ok(session)
+    }
+
+    /// Draws one frame. Fails if the terminal was restored behind the session's back (a panic on
+    /// another thread).
+    pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
+        if !ACTIVE.load(Ordering::SeqCst) {
+            return Err(io::Error::other("the terminal was restored after a panic"));
+        }
+        execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        let drawn = self.terminal.draw(render).map(|_| ());
+        execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        drawn
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        restore();
+    }
+}
