@@ -34,7 +34,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Some(Command::Probe(args)) => portradar::probe::run(&args).map_err(anyhow::Error::new),
+        Some(Command::Probe(args)) => portradar::probe::run(&args).map_err(|e| {
+            if e.is_usage() {
+                UsageError(e.to_string()).into()
+            } else {
+                anyhow::Error::new(e)
+            }
+        }),
         Some(Command::Snapshot(args)) => {
             enter_netns(&cli.global)?;
             snapshot(&cli.global, &args)

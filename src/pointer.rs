@@ -525,7 +525,7 @@ impl Increments {
 /// Orders allocations as they were most likely made: those without an inode first (in the given
 /// order), then by inode taken circularly — starting after the largest gap, so a wrap at 2^32 keeps
 /// the newest last.
-fn creation_order(allocations: Vec<Allocation>) -> Vec<Allocation> {
+pub fn creation_order(allocations: Vec<Allocation>) -> Vec<Allocation> {
     let (mut ordered, mut known): (Vec<_>, Vec<_>) =
         allocations.into_iter().partition(|a| a.inode == 0);
     known.sort_by_key(|a| a.inode);

@@ -184,6 +184,16 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// Parses `ip:port` or `[ipv6]:port`.
+impl std::str::FromStr for Endpoint {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Endpoint, Self::Err> {
+        let addr: std::net::SocketAddr = s.parse()?;
+        Ok(Endpoint::new(addr.ip(), addr.port()))
+    }
+}
+
 impl Serialize for Endpoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -215,6 +225,21 @@ pub struct SockRecord {
 }
 
 impl SockRecord {
+    /// A socket with no timer and zero uid, inode and cookie (for recordings, fixtures and tests).
+    pub fn new(local: Endpoint, remote: Endpoint, state: TcpState) -> SockRecord {
+        SockRecord {
+            local,
+            remote,
+            state,
+            timer: TimerKind::Off,
+            retrans: 0,
+            expires_ms: 0,
+            uid: 0,
+            inode: 0,
+            cookie: 0,
+        }
+    }
+
     /// The socket's family, from its local address.
     pub fn family(&self) -> Family {
         match self.local.ip {

@@ -285,7 +285,7 @@ mod tests {
     use super::*;
     use crate::filter::Filter;
     use crate::filter::{Expr, KernelFilter, Prefix, StateSet};
-    use crate::socket::{Endpoint, SockRecord, TcpState, TimerKind};
+    use crate::socket::{Endpoint, SockRecord, TcpState};
 
     const SOCK_BINDPORT_LOCK: u16 = 8;
 
@@ -720,17 +720,9 @@ mod tests {
                 .collect();
             rng.pick(&candidates).parse().unwrap()
         };
-        SockRecord {
-            local: Endpoint::new(ip(rng), rng.pick(&PORTS)),
-            remote: Endpoint::new(ip(rng), rng.pick(&PORTS)),
-            state: rng.pick(&TcpState::ALL),
-            timer: TimerKind::Off,
-            retrans: 0,
-            expires_ms: 0,
-            uid: 0,
-            inode: 0,
-            cookie: 0,
-        }
+        let local = Endpoint::new(ip(rng), rng.pick(&PORTS));
+        let remote = Endpoint::new(ip(rng), rng.pick(&PORTS));
+        SockRecord::new(local, remote, rng.pick(&TcpState::ALL))
     }
 
     /// What the kernel would return for `r`: in the mask and accepted by the bytecode.

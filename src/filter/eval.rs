@@ -230,24 +230,9 @@ pub(super) fn kernel_split(expr: &Expr) -> (u32, Residual, bool) {
 mod tests {
     use super::*;
     use crate::filter::Filter;
-    use crate::socket::TimerKind;
 
     fn record(state: TcpState, local: &str, remote: &str) -> SockRecord {
-        let endpoint = |s: &str| {
-            let addr: std::net::SocketAddr = s.parse().unwrap();
-            Endpoint::new(addr.ip(), addr.port())
-        };
-        SockRecord {
-            local: endpoint(local),
-            remote: endpoint(remote),
-            state,
-            timer: TimerKind::Off,
-            retrans: 0,
-            expires_ms: 0,
-            uid: 0,
-            inode: 0,
-            cookie: 0,
-        }
+        SockRecord::new(local.parse().unwrap(), remote.parse().unwrap(), state)
     }
 
     fn est(local: &str, remote: &str) -> SockRecord {

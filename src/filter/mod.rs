@@ -281,24 +281,9 @@ impl fmt::Display for Prefix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::socket::{Endpoint, TimerKind};
 
     fn record(state: TcpState, local: &str, remote: &str) -> SockRecord {
-        let endpoint = |s: &str| {
-            let addr: std::net::SocketAddr = s.parse().unwrap();
-            Endpoint::new(addr.ip(), addr.port())
-        };
-        SockRecord {
-            local: endpoint(local),
-            remote: endpoint(remote),
-            state,
-            timer: TimerKind::Off,
-            retrans: 0,
-            expires_ms: 0,
-            uid: 0,
-            inode: 0,
-            cookie: 0,
-        }
+        SockRecord::new(local.parse().unwrap(), remote.parse().unwrap(), state)
     }
 
     #[test]

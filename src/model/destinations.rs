@@ -10,6 +10,7 @@
 use super::forecast::Forecast;
 use super::history::Seen;
 use super::{Direction, Input, PortFacts, StateCounts};
+use crate::pointer::PointerEstimate;
 use crate::settings::KernelSettings;
 use crate::socket::{Endpoint, SockRecord, TcpState};
 use serde::Serialize;
@@ -54,6 +55,9 @@ pub struct Destination {
     pub new_per_s: Option<f64>,
     /// Where this destination is heading at its current rate; `None` until a rate is known.
     pub forecast: Option<Forecast>,
+    /// The inferred search pointer toward it (from its local ip with the least headroom), once a
+    /// port allocated toward it was seen.
+    pub pointer: Option<PointerEstimate>,
     /// New connections seen since the previous refresh (the input of `new_per_s`).
     #[serde(skip)]
     pub new_since_last: u32,
@@ -222,6 +226,7 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
         headroom,
         new_per_s: None,
         forecast: None,
+        pointer: None,
         new_since_last: acc.new,
     }
 }

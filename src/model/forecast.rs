@@ -105,6 +105,7 @@ mod tests {
             }],
             new_per_s: None,
             forecast: None,
+            pointer: None,
             new_since_last: 0,
         }
     }

@@ -1,17 +1,16 @@
 //! What earlier refreshes saw: the 4-tuples of the previous table, so a refresh can tell new
 //! connections (for rates and for the allocations the dial's pointer follows) from old ones.
 
-use super::{Allocations, Destination, Direction, Input, PortFacts};
+use super::{Destination, Direction, Input, PortFacts};
+use crate::pointer::{Allocation, DestinationKey, PointerTracker, Score, creation_order};
+use crate::settings::PortRange;
 use crate::socket::{Endpoint, SockRecord};
-use std::collections::HashMap;
-use std::net::IpAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
 /// Time constant of the rate smoothing: a step change shows two thirds of itself after this long.
 const RATE_TAU_S: f64 = 5.0;
-
-/// Most allocations a snapshot reports (the dial's trail is short).
-const MAX_ALLOCATIONS: usize = 32;
 
 /// State kept between refreshes. Buffers are reused, so a refresh allocates nothing once warm.
 #[derive(Debug, Default)]
@@ -21,6 +20,8 @@ pub struct History {
     prev_time: Option<SystemTime>,
     /// Smoothed new connections per second, per destination seen in the previous refresh.
     rates: HashMap<Endpoint, f64>,
+    /// The search-pointer model, fed with the ports allocated between refreshes.
+    pointer: Option<PointerTracker>,
 }
 
 /// The previous refresh as one aggregation sees it.
@@ -74,6 +75,40 @@ impl History {
     }
 }
 
+impl History {
+    /// Feeds the pointer model this refresh's allocations (in creation order), forgets destinations
+    /// that are gone, attaches each destination's estimate, and returns the running score.
+    pub(crate) fn track_pointers(
+        &mut self,
+        range: PortRange,
+        allocations: &[Allocation],
+        dests: &mut [Destination],
+    ) -> Score {
+        let tracker = match &mut self.pointer {
+            Some(t) if t.range() == range => t,
+            slot => slot.insert(PointerTracker::new(range)),
+        };
+        for a in allocations {
+            tracker.observe(a.key, a.port);
+        }
+        let keys: HashSet<DestinationKey> = dests.iter().filter_map(pointer_key).collect();
+        tracker.retain(|k| keys.contains(k));
+        for d in dests.iter_mut() {
+            d.pointer = pointer_key(d).and_then(|k| tracker.estimate(&k)).cloned();
+        }
+        tracker.score()
+    }
+}
+
+/// The pointer a destination is shown with: that of its local ip with the least headroom.
+fn pointer_key(d: &Destination) -> Option<DestinationKey> {
+    let h = d.headroom.iter().min_by_key(|h| h.free)?;
+    Some(DestinationKey {
+        local_ip: h.local_ip,
+        remote: SocketAddr::new(d.remote.ip, d.remote.port),
+    })
+}
+
 impl Seen<'_> {
     /// Whether `r` is new since the previous refresh; `None` on the first refresh.
     pub fn is_new(&self, r: &SockRecord) -> Option<bool> {
@@ -82,26 +117,28 @@ impl Seen<'_> {
     }
 
     /// Outbound sockets whose port the kernel picked from the range and that are new since the
-    /// previous refresh (all of them on the first), ordered by inode (creation order).
-    pub fn allocations(&self, input: &Input<'_>, facts: &PortFacts) -> Allocations {
+    /// previous refresh (all of them on the first), in creation order as well as inodes tell it.
+    pub fn allocations(&self, input: &Input<'_>, facts: &PortFacts) -> Vec<Allocation> {
         let range = input.settings.port_range;
-        let mut picked: Vec<(u32, u16)> = input
+        let picked: Vec<Allocation> = input
             .records
             .iter()
             .filter(|r| {
                 facts.direction(r) == Direction::Outbound
                     && range.contains(r.local.port)
                     && !facts.blocked.contains(r.local.port)
-                    && r.inode != 0
                     && self.is_new(r) != Some(false)
             })
-            .map(|r| (r.inode, r.local.port))
+            .map(|r| Allocation {
+                key: DestinationKey {
+                    local_ip: r.local.ip,
+                    remote: SocketAddr::new(r.remote.ip, r.remote.port),
+                },
+                port: r.local.port,
+                inode: r.inode,
+            })
             .collect();
-        picked.sort_unstable();
-        let skip = picked.len().saturating_sub(MAX_ALLOCATIONS);
-        Allocations {
-            recent: picked[skip..].iter().map(|(_, p)| *p).collect(),
-        }
+        creation_order(picked)
     }
 }
 

@@ -8,7 +8,7 @@ mod destinations;
 mod forecast;
 mod history;
 mod portmap;
-mod reuse;
+pub mod reuse;
 mod services;
 mod states;
 mod timewait;
@@ -23,6 +23,7 @@ pub use states::StateCounts;
 pub use timewait::TimeWaitSummary;
 
 use crate::collect::Source;
+use crate::pointer::Score;
 use crate::portset::PortSet;
 use crate::settings::KernelSettings;
 use crate::socket::{SockRecord, TcpState};
@@ -49,11 +50,19 @@ pub struct Meta {
     pub filter: Option<String>,
 }
 
-/// New auto-allocated local ports seen since the previous refresh.
+/// Most allocations a snapshot lists (the dial's trail is short).
+const MAX_ALLOCATIONS: usize = 32;
+
+/// New auto-allocated local ports seen since the previous refresh, and how well the pointer model
+/// predicted them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Allocations {
-    /// New outbound ports in the range that the kernel chose, oldest first (by socket inode).
+    /// The latest new outbound ports in the range that the kernel chose, oldest first (by inode).
     pub recent: Vec<u16>,
+    /// How many new allocations this refresh saw in all.
+    pub count: u32,
+    /// The pointer model's running score since the first refresh.
+    pub score: Score,
 }
 
 impl Allocations {
@@ -73,8 +82,11 @@ pub struct Snapshot {
     pub destinations: Vec<Destination>,
     /// Inbound connections per local service endpoint, most sockets first.
     pub services: Vec<Service>,
-    /// Local endpoints shared by several outbound 4-tuples, most tuples first.
+    /// Local endpoints shared by several outbound 4-tuples, most tuples first (at most
+    /// [`reuse::MAX_GROUPS`] of them).
     pub reused_ports: Vec<ReuseGroup>,
+    /// How many local endpoints are shared by several outbound 4-tuples in all.
+    pub reused_ports_total: u32,
     pub ports: PortMap,
     pub time_wait: TimeWaitSummary,
     pub allocations: Allocations,
@@ -143,10 +155,17 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
     let facts = PortFacts::new(input);
     let seen = history.advance(input.records, meta.taken_at);
     let mut destinations = destinations::aggregate(input, &facts, &seen);
-    let allocations = seen.allocations(input, &facts);
+    let new_ports = seen.allocations(input, &facts);
     let elapsed_s = seen.elapsed_s;
     history.smooth_rates(&mut destinations, elapsed_s);
     let settings = input.settings;
+    let score = history.track_pointers(settings.port_range, &new_ports, &mut destinations);
+    let skip = new_ports.len().saturating_sub(MAX_ALLOCATIONS);
+    let allocations = Allocations {
+        recent: new_ports[skip..].iter().map(|a| a.port).collect(),
+        count: new_ports.len() as u32,
+        score,
+    };
     for d in &mut destinations {
         d.forecast = d.new_per_s.and_then(|rate| {
             forecast::forecast(
@@ -161,10 +180,12 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
     for r in input.records {
         totals.add(r.state);
     }
+    let (reused_ports, reused_ports_total) = reuse::find(input.records, &facts);
     Snapshot {
         destinations,
         services: services::aggregate(input.records, &facts),
-        reused_ports: reuse::find(input.records, &facts),
+        reused_ports,
+        reused_ports_total,
         ports: PortMap::build(input, &facts),
         time_wait: TimeWaitSummary::build(input.records),
         allocations,
@@ -178,25 +199,10 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
 #[cfg(test)]
 pub(crate) mod testkit {
     //! Builders for model tests.
-    use crate::socket::{Endpoint, SockRecord, TcpState, TimerKind};
-
-    pub fn ep(s: &str) -> Endpoint {
-        let addr: std::net::SocketAddr = s.parse().expect("test endpoint");
-        Endpoint::new(addr.ip(), addr.port())
-    }
+    use crate::socket::{SockRecord, TcpState, TimerKind};
 
     pub fn rec(local: &str, remote: &str, state: TcpState) -> SockRecord {
-        SockRecord {
-            local: ep(local),
-            remote: ep(remote),
-            state,
-            timer: TimerKind::Off,
-            retrans: 0,
-            expires_ms: 0,
-            uid: 0,
-            inode: 0,
-            cookie: 0,
-        }
+        SockRecord::new(local.parse().unwrap(), remote.parse().unwrap(), state)
     }
 
     pub fn tw(local: &str, remote: &str, expires_ms: u32) -> SockRecord {

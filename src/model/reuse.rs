@@ -23,37 +23,59 @@ pub struct ReuseGroup {
     pub remotes: u32,
 }
 
-pub(crate) fn find(records: &[SockRecord], facts: &PortFacts) -> Vec<ReuseGroup> {
-    let mut out: Vec<&SockRecord> = records
-        .iter()
-        .filter(|r| facts.direction(r) == Direction::Outbound)
+/// Most groups a snapshot keeps (those with the most tuples): on a host where every local port
+/// serves many destinations, listing them all would cost more memory than the whole socket table.
+pub const MAX_GROUPS: usize = 1000;
+
+/// The reuse groups of a table: the largest [`MAX_GROUPS`], most tuples first, and how many there are.
+pub(crate) fn find(records: &[SockRecord], facts: &PortFacts) -> (Vec<ReuseGroup>, u32) {
+    let mut outbound: Vec<u32> = (0..records.len() as u32)
+        .filter(|i| facts.direction(&records[*i as usize]) == Direction::Outbound)
         .collect();
-    out.sort_unstable_by_key(|r| (r.local, r.remote));
-    let mut groups: Vec<ReuseGroup> = out
-        .chunk_by(|a, b| a.local == b.local)
+    // Integer keys keep the sort of a million sockets cheap.
+    outbound.sort_unstable_by_key(|i| endpoint_key(&records[*i as usize].local));
+    let mut runs: Vec<&[u32]> = outbound
+        .chunk_by(|a, b| records[*a as usize].local == records[*b as usize].local)
         .filter(|run| run.len() > 1)
-        .map(|run| {
-            let tuples: Vec<Tuple> = run
-                .iter()
-                .map(|r| Tuple {
-                    local: r.local,
-                    remote: r.remote,
-                    state: r.state,
-                })
-                .collect();
-            let remotes = 1 + tuples
-                .windows(2)
-                .filter(|w| w[0].remote != w[1].remote)
-                .count();
-            ReuseGroup {
-                local: run[0].local,
-                tuples,
-                remotes: remotes as u32,
+        .collect();
+    let total = runs.len() as u32;
+    runs.sort_by_key(|run| std::cmp::Reverse(run.len()));
+    runs.truncate(MAX_GROUPS);
+    let mut groups: Vec<ReuseGroup> = runs.into_iter().map(|run| group(records, run)).collect();
+    groups.sort_by(|a, b| (b.tuples.len(), a.local).cmp(&(a.tuples.len(), b.local)));
+    (groups, total)
+}
+
+fn group(records: &[SockRecord], run: &[u32]) -> ReuseGroup {
+    let mut tuples: Vec<Tuple> = run
+        .iter()
+        .map(|i| {
+            let r = &records[*i as usize];
+            Tuple {
+                local: r.local,
+                remote: r.remote,
+                state: r.state,
             }
         })
         .collect();
-    groups.sort_by(|a, b| (b.tuples.len(), a.local).cmp(&(a.tuples.len(), b.local)));
-    groups
+    tuples.sort_by_key(|t| t.remote);
+    let remotes = 1 + tuples
+        .windows(2)
+        .filter(|w| w[0].remote != w[1].remote)
+        .count();
+    ReuseGroup {
+        local: tuples[0].local,
+        tuples,
+        remotes: remotes as u32,
+    }
+}
+
+/// An endpoint as one integer that sorts IPv4 before IPv6, then by address and port.
+fn endpoint_key(e: &Endpoint) -> (u8, u128, u16) {
+    match e.ip {
+        std::net::IpAddr::V4(ip) => (4, u128::from(ip.to_bits()), e.port),
+        std::net::IpAddr::V6(ip) => (6, ip.to_bits(), e.port),
+    }
 }
 
 #[cfg(test)]
@@ -92,7 +114,7 @@ mod tests {
             filter: None,
         };
         let s = build(&input, meta, &mut History::default());
-        assert_eq!(s.reused_ports.len(), 1);
+        assert_eq!((s.reused_ports.len(), s.reused_ports_total), (1, 1));
         let g = &s.reused_ports[0];
         assert_eq!(g.local.to_string(), "127.0.0.1:40000");
         assert_eq!(g.remotes, 3);

@@ -3,6 +3,7 @@
 
 use super::rfc3339;
 use crate::model::{Destination, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary};
+use crate::pointer::Score;
 use crate::settings::{KernelSettings, PortRange};
 use crate::socket::{Endpoint, Family, SockRecord, TcpState, TimerKind};
 use serde::Serialize;
@@ -25,6 +26,7 @@ struct Document<'a> {
     destinations: &'a [Destination],
     services: &'a [Service],
     reused_ports: &'a [ReuseGroup],
+    reused_ports_total: u32,
     time_wait: &'a TimeWaitSummary,
     pointer: Pointer<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,6 +89,9 @@ struct Pointer<'a> {
     inferred: bool,
     newest_auto_port: Option<u16>,
     recent_allocations: &'a [u16],
+    /// How often the predicted window held the next port, since the first refresh.
+    score: Score,
+    hit_rate: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -152,11 +157,14 @@ pub fn write(
         destinations: &snap.destinations,
         services: &snap.services,
         reused_ports: &snap.reused_ports,
+        reused_ports_total: snap.reused_ports_total,
         time_wait: &snap.time_wait,
         pointer: Pointer {
             inferred: true,
             newest_auto_port: snap.allocations.newest(),
             recent_allocations: &snap.allocations.recent,
+            score: snap.allocations.score,
+            hit_rate: snap.allocations.score.rate(),
         },
         sockets: sockets.map(Sockets),
     };

@@ -35,8 +35,9 @@ pub fn render(snap: &Snapshot) -> String {
             g.remotes
         );
     }
-    if snap.reused_ports.len() > TOP {
-        out += &format!("... {} more reused ports\n", snap.reused_ports.len() - TOP);
+    let total = snap.reused_ports_total as usize;
+    if total > TOP {
+        out += &format!("... {} more reused ports\n", total - TOP);
     }
     let tw = &snap.time_wait;
     out += &format!(

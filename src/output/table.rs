@@ -18,7 +18,7 @@ pub fn render(snap: &Snapshot) -> String {
     out += "\nSERVICES (inbound connections by local endpoint)\n";
     out += &services(&snap.services);
     out += "\nREUSED LOCAL PORTS (one local ip:port in several 4-tuples)\n";
-    out += &reused(&snap.reused_ports);
+    out += &reused(&snap.reused_ports, snap.reused_ports_total as usize);
     let tw = &snap.time_wait;
     out += &format!(
         "\nTIME_WAIT {}: free within 10 s {}, 30 s {}, 60 s {}\n",
@@ -78,7 +78,7 @@ fn services(services: &[Service]) -> String {
     columns(&["LOCAL", "SOCKETS", "ESTAB", "TIME_WAIT", "OTHER"], rows)
 }
 
-fn reused(groups: &[ReuseGroup]) -> String {
+fn reused(groups: &[ReuseGroup], total: usize) -> String {
     let rows = groups
         .iter()
         .take(MAX_REUSED)
@@ -100,11 +100,9 @@ fn reused(groups: &[ReuseGroup]) -> String {
         })
         .collect();
     let mut out = columns(&["LOCAL", "TUPLES", "REMOTES"], rows);
-    if groups.len() > MAX_REUSED {
-        out += &format!(
-            "  ... {} more reused ports (all of them: --format json)\n",
-            groups.len() - MAX_REUSED
-        );
+    let shown = groups.len().min(MAX_REUSED);
+    if total > shown {
+        out += &format!("  ... {} more reused ports\n", total - shown);
     }
     out
 }

@@ -263,7 +263,9 @@ mod tests {
         let r = judge(&plan(false, Scope::Namespace(o.range)), &o).unwrap();
         assert!(!r.verdict.randomized);
         assert!(
-            r.verdict.matches.contains("6% of the time: too few to tell"),
+            r.verdict
+                .matches
+                .contains("6% of the time: too few to tell"),
             "{}",
             r.verdict.matches
         );

@@ -54,7 +54,9 @@ pub fn compute(area: Rect, header: u16, bottom: u16, focus: Panel) -> Option<Are
     let (dial, column) = if area.width >= SIDE_BY_SIDE {
         // A circle of braille dots is twice as wide in cells as it is tall.
         let wanted = body.height * 2 + 2;
-        let width = wanted.min(area.width * 9 / 20).max(30);
+        // Up to half a wide screen, a little less on a narrow one where the panels need room.
+        let share = if area.width >= 120 { area.width / 2 } else { area.width * 9 / 20 };
+        let width = wanted.min(share).max(30);
         let dial = Rect { width, ..body };
         (dial, Rect { x: body.x + width, width: body.width - width, ..body })
     } else {
@@ -141,7 +143,7 @@ mod tests {
     fn a_large_screen_expands_everything() {
         let a = compute(Rect::new(0, 0, 160, 48), 3, 1, Panel::TimeWait).unwrap();
         assert!(heights(&a).iter().all(|(_, _, e)| *e));
-        assert_eq!(a.dial.width, 72);
+        assert_eq!(a.dial.width, 80);
         assert_eq!(a.bottom, Rect::new(0, 47, 160, 1));
     }
 

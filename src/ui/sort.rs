@@ -53,7 +53,7 @@ impl SortKey {
             SortKey::TimeWait => b.time_wait().cmp(&a.time_wait()),
             SortKey::Sockets => b.sockets.cmp(&a.sockets),
             SortKey::Rate => rate(b).total_cmp(&rate(a)),
-            SortKey::Address => Ordering::Equal,
+            SortKey::Address => a.remote.cmp(&b.remote),
         };
         primary
             .then(b.ports_in_range.cmp(&a.ports_in_range))

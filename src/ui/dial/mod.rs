@@ -79,23 +79,24 @@ impl<'a> Dial<'a> {
         self
     }
 
-    /// Writes the range's ends on the top row, on each side of the gap at 12 o'clock.
-    fn render_ends(&self, area: Rect, centre_col: u16, buf: &mut Buffer) {
+    /// Writes the range's ends on `row`, on each side of the gap at 12 o'clock.
+    fn render_ends(&self, area: Rect, row: u16, centre_col: u16, buf: &mut Buffer) {
         let low = format!("{}→", self.range.low);
         let high = self.range.high.to_string();
         let style = self.theme.bold();
-        let x = area.x + centre_col + 1;
+        let (x, y) = (area.x + centre_col + 1, area.y + row);
         if x < area.right() {
-            buf.set_stringn(x, area.y, &low, usize::from(area.right() - x), style);
+            buf.set_stringn(x, y, &low, usize::from(area.right() - x), style);
         }
         if let Some(x) = (area.x + centre_col).checked_sub(high.len() as u16 + 1)
             && x >= area.x
         {
-            buf.set_string(x, area.y, &high, style);
+            buf.set_string(x, y, &high, style);
         }
     }
 
-    /// Writes the centre text in a box inscribed in a circle of `radius` dots around `centre`.
+    /// Writes the centre text in the widest box inscribed in a circle of `radius` dots around
+    /// `centre` that holds the most lines; lines that do not fit are left out whole, the last first.
     fn render_centre(&self, area: Rect, centre: (f64, f64), radius: f64, buf: &mut Buffer) {
         let mut lines = self.centre.clone();
         if let Some(n) = &self.needle {
@@ -103,46 +104,59 @@ impl<'a> Dial<'a> {
         }
         // A box of `w` cells by `n` rows reaches (w, 2n) dots from the centre.
         let width_for = |n: usize| (radius * radius - (2.0 * n as f64).powi(2)).max(0.0).sqrt() as usize;
-        let mut n = 1;
-        let wrapped = loop {
-            let wrapped = wrap(&lines, width_for(n));
-            if wrapped.len() <= n || width_for(n + 1) < 6 {
-                break wrapped;
+        let mut best: (usize, Vec<(String, Style)>) = (usize::MAX, Vec::new());
+        for rows in (1..).take_while(|n| width_for(*n) >= 4) {
+            let (kept, lost) = fit(&lines, width_for(rows), rows);
+            if lost < best.0 {
+                best = (lost, kept);
             }
-            n += 1;
-        };
-        let width = width_for(n);
-        let shown = wrapped.len().min(n);
+            if lost == 0 {
+                break;
+            }
+        }
+        let shown = best.1;
         let (cx, cy) = ((centre.0 / 2.0) as u16, (centre.1 / 4.0) as u16);
-        let top = (area.y + cy).saturating_sub((shown.saturating_sub(1) / 2) as u16);
-        for (i, (text, style)) in wrapped.iter().take(shown).enumerate() {
-            let len = text.chars().count().min(width) as u16;
+        let top = (area.y + cy).saturating_sub((shown.len().saturating_sub(1) / 2) as u16);
+        for (i, (text, style)) in shown.iter().enumerate() {
+            let len = text.chars().count() as u16;
             let x = (area.x + cx).saturating_sub(len.saturating_sub(1) / 2).max(area.x);
             let y = top + i as u16;
             if y < area.bottom() && x < area.right() {
-                buf.set_stringn(x, y, text, usize::from(len), *style);
+                buf.set_stringn(x, y, text, usize::from(area.right() - x), *style);
             }
         }
     }
 }
 
-/// Greedy word wrap of each line to `width` columns (words longer than that are cut).
-fn wrap(lines: &[(String, Style)], width: usize) -> Vec<(String, Style)> {
-    let mut out = Vec::new();
-    for (text, style) in lines {
-        let mut current = String::new();
-        for word in text.split(' ') {
-            let needed = current.chars().count() + usize::from(!current.is_empty()) + word.chars().count();
-            if !current.is_empty() && needed > width {
-                out.push((std::mem::take(&mut current), *style));
-            }
-            if !current.is_empty() {
-                current.push(' ');
-            }
-            current.push_str(word);
+/// Word-wraps `lines` to `width` columns and keeps the first ones whose rows fit in `rows`;
+/// returns the rows kept and how many lines were left out.
+fn fit(lines: &[(String, Style)], width: usize, rows: usize) -> (Vec<(String, Style)>, usize) {
+    let mut kept = Vec::new();
+    for (i, (text, style)) in lines.iter().enumerate() {
+        let wrapped = wrap(text, width);
+        if kept.len() + wrapped.len() > rows || wrapped.iter().any(|w| w.chars().count() > width) {
+            return (kept, lines.len() - i);
         }
-        out.push((current, *style));
+        kept.extend(wrapped.into_iter().map(|w| (w, *style)));
     }
+    (kept, 0)
+}
+
+/// Greedy word wrap of `text` to `width` columns (a longer word keeps a row of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let needed = current.chars().count() + 1 + word.chars().count();
+        if !current.is_empty() && needed > width {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    out.push(current);
     out
 }
 
@@ -165,10 +179,13 @@ impl Widget for Dial<'_> {
         if canvas.width < 4 || canvas.height < 3 {
             return;
         }
-        // Dots: 2 per column, 4 per row. The top row holds the range's ends.
+        // Dots: 2 per column, 4 per row. A row above the ring holds the range's ends; the ring
+        // and that row are centred in the canvas.
         let (w, h) = (usize::from(canvas.width) * 2, usize::from(canvas.height) * 4);
-        let centre = ((w - 1) as f64 / 2.0, 4.0 + (h - 5) as f64 / 2.0);
-        let outer = centre.0.min((h - 5) as f64 / 2.0) - 0.5;
+        let outer = ((w - 1) as f64 / 2.0).min((h - 5) as f64 / 2.0) - 0.5;
+        let slack = ((h as f64 - 5.0 - 2.0 * outer) / 2.0).floor().max(0.0);
+        let centre = ((w - 1) as f64 / 2.0, slack + 4.0 + outer);
+        let label_row = ((slack as u16 + 4) / 4).saturating_sub(1);
         let bar = (outer * 0.22).round().max(2.0);
         let radius = outer - bar;
         if radius < 6.0 {
@@ -192,7 +209,7 @@ impl Widget for Dial<'_> {
             .y_bounds([0.0, (h - 1) as f64])
             .paint(|ctx| ctx.draw(&ring))
             .render(canvas, buf);
-        self.render_ends(canvas, (centre.0 / 2.0) as u16, buf);
+        self.render_ends(canvas, label_row, (centre.0 / 2.0) as u16, buf);
         self.render_centre(canvas, centre, text_radius, buf);
     }
 }

@@ -42,17 +42,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         None => {
             let unused = snapshot.ports.counts(0, snapshot.ports.len())[PortUse::Free as usize];
             let scope = if app.filter.is_some() { "filtered sockets" } else { "all sockets" };
-            let lines = vec![
-                (scope.to_string(), theme.dim()),
-                (format!("{} unused of {size}", thousands(u64::from(unused))), Style::new()),
-            ];
-            (" Port range ".to_string(), lines)
+            let lines = vec![(format!("{} unused of {size}", thousands(u64::from(unused))), Style::new())];
+            (format!(" Port range · {scope} "), lines)
         }
     };
     let trail: Vec<u16> = app.trail.newest(usize::MAX).collect();
     let needle = app.trail.last().map(|port| Needle {
         port,
-        label: format!("needle {port} · inferred"),
+        label: format!("needle {port} (inferred)"),
     });
     Dial::new(&snapshot.ports, range, theme)
         .title(title)

@@ -46,12 +46,11 @@ impl Panel {
 /// A panel's frame: its title (bold when focused) and a summary on the right of the top border.
 pub fn block<'a>(panel: Panel, detail: String, focused: bool, theme: Theme) -> Block<'a> {
     let title = if focused { theme.bold() } else { Default::default() };
-    Block::bordered()
-        .border_style(theme.border(focused))
-        .title(Line::from(vec![
-            Span::styled(format!(" {} ", panel.title()), title),
-            Span::raw(format!("{detail} ")),
-        ]))
+    let mut spans = vec![Span::styled(format!(" {} ", panel.title()), title)];
+    if !detail.is_empty() {
+        spans.push(Span::raw(format!("{detail} ")));
+    }
+    Block::bordered().border_style(theme.border(focused)).title(Line::from(spans))
 }
 
 /// A collapsed panel: one line with a marker, its title and `summary`.

@@ -10,16 +10,18 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::Widget;
 
-/// The row of one group: `127.0.0.1:40000 ×3 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 TIME-WAIT, …`,
-/// cut to `width` with a count of the tuples left out.
+/// The row of one group: `127.0.0.1:40000 ×3 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 TIME-WAIT, +1`,
+/// as many tuples as `width` holds and a count of the others.
 fn row(g: &ReuseGroup, local_width: usize, width: usize) -> String {
-    let mut out = format!("{:<local_width$} ×{:<3} →", g.local.to_string(), g.tuples.len());
+    let n = g.tuples.len();
+    let mut out = format!("{:<local_width$} ×{n} →", g.local.to_string());
     for (i, t) in g.tuples.iter().enumerate() {
         let part = format!(" {} {}", t.remote, state_short(t.state));
-        let rest = g.tuples.len() - i - 1;
-        let more = if rest > 0 { format!(", +{rest}") } else { String::new() };
-        if out.chars().count() + part.chars().count() + more.chars().count() > width && i > 0 {
-            out.push_str(&format!(" +{}", rest + 1));
+        let rest = n - i - 1;
+        // Room for this tuple and, if others follow, for the ", +N" that may end the row.
+        let tail = if rest > 0 { format!(", +{rest}").len() } else { 0 };
+        if i > 0 && out.chars().count() + part.chars().count() + tail > width {
+            out.push_str(&format!(" +{}", n - i));
             break;
         }
         out.push_str(&part);
@@ -97,9 +99,9 @@ mod tests {
         let g = ReuseGroup { local, tuples, remotes: 5 };
         assert_eq!(
             row(&g, 15, 200),
-            "127.0.0.1:40000 ×5   → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, 10.0.0.3:80 ESTAB, 10.0.0.4:80 ESTAB, 10.0.0.5:80 ESTAB"
+            "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, 10.0.0.3:80 ESTAB, 10.0.0.4:80 ESTAB, 10.0.0.5:80 ESTAB"
         );
-        assert_eq!(row(&g, 15, 64), "127.0.0.1:40000 ×5   → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, +3");
-        assert_eq!(row(&g, 15, 60), "127.0.0.1:40000 ×5   → 10.0.0.1:80 ESTAB, +4");
+        assert_eq!(row(&g, 15, 61), "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, +3");
+        assert_eq!(row(&g, 15, 60), "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, +4");
     }
 }
