@@ -56,7 +56,8 @@ pub(crate) struct View {
     pub focus: Option<usize>,
 }
 
-/// Everything the dashboard shows besides the snapshot itself.
+/// The dashboard's state: the snapshot on screen and everything around it (selection, prompt,
+/// filter, freeze, history for the trail and the sparkline).
 pub struct App {
     pub(crate) theme: Theme,
     pub(crate) host: String,
@@ -111,10 +112,6 @@ impl App {
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
         }
-    }
-
-    pub fn is_frozen(&self) -> bool {
-        self.frozen
     }
 
     pub(crate) fn snapshot(&self) -> Option<&Snapshot> {
@@ -193,12 +190,16 @@ impl App {
     fn reselect(&mut self) {
         let Some(view) = &self.view else { return };
         let dests = &view.snapshot.destinations;
-        let found = self
-            .selected
-            .and_then(|remote| view.order.iter().position(|i| dests[*i as usize].remote == remote));
+        let found = self.selected.and_then(|remote| {
+            view.order
+                .iter()
+                .position(|i| dests[*i as usize].remote == remote)
+        });
         match found {
             Some(i) => self.destinations.select(i, view.order.len()),
-            None => self.destinations.select(self.destinations.selected(), view.order.len()),
+            None => self
+                .destinations
+                .select(self.destinations.selected(), view.order.len()),
         }
         self.selected = self.selected_destination().map(|d| d.remote);
     }
@@ -342,5 +343,84 @@ impl App {
             filter,
             epoch: self.epoch,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyCode;
+
+    fn app(interval_ms: u64) -> App {
+        App::new(Config {
+            host: "h".into(),
+            interval: Duration::from_millis(interval_ms),
+            no_color: false,
+            filter: None,
+        })
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Reaction {
+        app.on_key(KeyEvent::from(code))
+    }
+
+    #[test]
+    fn plus_and_minus_step_through_the_intervals() {
+        let mut a = app(1500);
+        assert!(
+            matches!(press(&mut a, KeyCode::Char('+')), Reaction::Send(Command::SetInterval(d)) if d == Duration::from_secs(2))
+        );
+        assert!(
+            matches!(press(&mut a, KeyCode::Char('-')), Reaction::Send(Command::SetInterval(d)) if d == Duration::from_secs(1))
+        );
+        let mut a = app(100);
+        assert!(
+            matches!(press(&mut a, KeyCode::Char('-')), Reaction::Redraw),
+            "100 ms is the shortest"
+        );
+        let mut a = app(60_000);
+        assert!(
+            matches!(press(&mut a, KeyCode::Char('+')), Reaction::Redraw),
+            "a minute is the longest"
+        );
+    }
+
+    #[test]
+    fn an_empty_prompt_clears_the_filter_and_esc_in_the_prompt_keeps_it() {
+        let mut a = app(1000);
+        a.filter = Filter::parse("dst 10.0.0.1").ok();
+        assert!(a.filter.is_some());
+        press(&mut a, KeyCode::Char('/'));
+        assert_eq!(
+            a.prompt.as_ref().map(Prompt::text).as_deref(),
+            Some("dst 10.0.0.1")
+        );
+        press(&mut a, KeyCode::Esc);
+        assert!(
+            a.prompt.is_none() && a.filter.is_some(),
+            "Esc in the prompt only closes it"
+        );
+        press(&mut a, KeyCode::Char('/'));
+        a.prompt = Some(Prompt::new(""));
+        let sent = press(&mut a, KeyCode::Enter);
+        assert!(matches!(
+            sent,
+            Reaction::Send(Command::SetFilter {
+                filter: None,
+                epoch: 1
+            })
+        ));
+        assert!(a.filter.is_none());
+    }
+
+    #[test]
+    fn ctrl_c_quits_from_the_prompt_and_the_help() {
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL);
+        let mut a = app(1000);
+        press(&mut a, KeyCode::Char('/'));
+        assert!(matches!(a.on_key(ctrl_c), Reaction::Quit));
+        let mut a = app(1000);
+        press(&mut a, KeyCode::Char('?'));
+        assert!(matches!(press(&mut a, KeyCode::Char('q')), Reaction::Quit));
     }
 }

@@ -29,7 +29,10 @@ impl Refresh for Refresher {
 #[derive(Clone, Debug)]
 pub enum Command {
     /// Dump with this filter from now on (the kernel filters), as epoch `epoch`.
-    SetFilter { filter: Option<Filter>, epoch: u64 },
+    SetFilter {
+        filter: Option<Filter>,
+        epoch: u64,
+    },
     SetInterval(Duration),
     /// Stop (true) or resume (false) refreshing.
     Pause(bool),
@@ -119,8 +122,13 @@ impl<R: Refresh, F: FnMut() -> R> Loop<R, F> {
         let mut last_start = Instant::now();
         loop {
             let command = match due {
-                Some(at) => self.commands.recv_timeout(at.saturating_duration_since(Instant::now())),
-                None => self.commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(at) => self
+                    .commands
+                    .recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => self
+                    .commands
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
             };
             match command {
                 Ok(Command::SetFilter { filter, epoch }) => {
@@ -182,10 +190,23 @@ mod tests {
 
     impl Refresh for Fake {
         fn refresh(&mut self, _: Families, filter: Option<&Filter>) -> Result<Snapshot, String> {
-            self.log.lock().unwrap().push(filter.map(|f| f.text().to_string()));
+            self.log
+                .lock()
+                .unwrap()
+                .push(filter.map(|f| f.text().to_string()));
             let settings = KernelSettings::with_range(1000, 1009);
-            let input = Input { records: &[], listen_ports: &[], explicit_bind_ports: &[], settings: &settings };
-            let meta = Meta { taken_at: SystemTime::now(), source: Source::Netlink, netns: None, filter: None };
+            let input = Input {
+                records: &[],
+                listen_ports: &[],
+                explicit_bind_ports: &[],
+                settings: &settings,
+            };
+            let meta = Meta {
+                taken_at: SystemTime::now(),
+                source: Source::Netlink,
+                netns: None,
+                filter: None,
+            };
             Ok(build(&input, meta, &mut History::default()))
         }
     }
@@ -195,7 +216,9 @@ mod tests {
         loop {
             match c.try_recv() {
                 Ok(r) => return r,
-                Err(TryRecvError::Empty) if Instant::now() < deadline => thread::sleep(Duration::from_millis(2)),
+                Err(TryRecvError::Empty) if Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(2))
+                }
                 Err(e) => panic!("no report: {e:?}"),
             }
         }
@@ -205,8 +228,18 @@ mod tests {
     fn refreshes_at_once_then_every_interval_and_pauses() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = log.clone();
-        let start = Start { families: Families::BOTH, interval: Duration::from_millis(20), filter: None };
-        let c = Collector::spawn(move || Fake { log: shared.clone() }, start).unwrap();
+        let start = Start {
+            families: Families::BOTH,
+            interval: Duration::from_millis(20),
+            filter: None,
+        };
+        let c = Collector::spawn(
+            move || Fake {
+                log: shared.clone(),
+            },
+            start,
+        )
+        .unwrap();
         let first = next(&c);
         assert_eq!((first.generation, first.epoch), (1, 0));
         assert!(first.outcome.is_ok());
@@ -223,18 +256,34 @@ mod tests {
         let resumed = next(&c);
         assert_eq!(resumed.epoch, 0);
         thread::sleep(Duration::from_millis(100));
-        assert!(c.try_recv().is_err(), "the long interval holds the next refresh back");
+        assert!(
+            c.try_recv().is_err(),
+            "the long interval holds the next refresh back"
+        );
     }
 
     #[test]
     fn a_filter_change_refreshes_at_once_under_its_epoch() {
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = log.clone();
-        let start = Start { families: Families::BOTH, interval: Duration::from_secs(3600), filter: None };
-        let c = Collector::spawn(move || Fake { log: shared.clone() }, start).unwrap();
+        let start = Start {
+            families: Families::BOTH,
+            interval: Duration::from_secs(3600),
+            filter: None,
+        };
+        let c = Collector::spawn(
+            move || Fake {
+                log: shared.clone(),
+            },
+            start,
+        )
+        .unwrap();
         assert_eq!(next(&c).epoch, 0);
         assert!(c.send(Command::Pause(true)));
-        assert!(c.send(Command::SetFilter { filter: None, epoch: 7 }));
+        assert!(c.send(Command::SetFilter {
+            filter: None,
+            epoch: 7
+        }));
         let r = next(&c);
         assert_eq!((r.generation, r.epoch), (2, 7));
         assert_eq!(log.lock().unwrap().len(), 2);

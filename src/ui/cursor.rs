@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(c.selected(), 11);
         assert_eq!(c.window(100, 10), 2..12);
         c.apply(Move::Up, 100);
-        assert_eq!(c.window(100, 10), 2..12, "moving inside the window does not scroll");
+        assert_eq!(
+            c.window(100, 10),
+            2..12,
+            "moving inside the window does not scroll"
+        );
         c.apply(Move::End, 100);
         assert_eq!((c.selected(), c.window(100, 10)), (99, 90..100));
         c.apply(Move::Home, 100);

@@ -1,18 +1,19 @@
-//! The `?` overlay: every key, and how to read the dial.
+//! The `?` overlay: every key, and how to read the dial (left out when the screen is too short).
 
 use super::keys::KEYS;
 use super::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-const DIAL: [&str; 5] = [
-    "The ring is the ephemeral port range, clockwise from its low end at 12 o'clock.",
-    "Bars outside it: ports in use, as long as the share of the arc's ports in use.",
-    "Ticks inside it: ports connect() skips (reserved, or bound by listeners and bind()).",
-    "The needle: the newest port connect() picked (inferred); marks: the last ones.",
-    "Middle: the focused destination and how many more connect() calls can succeed.",
+const DIAL: [&str; 6] = [
+    "Reading the dial",
+    "Ring: the ephemeral port range, clockwise from its low end at the top.",
+    "Bars outside: ports in use, longer as more of the arc's ports are used.",
+    "Ticks inside: ports connect() skips (reserved, or bound by bind/listen).",
+    "Needle: where the next connect() should start (inferred); marks: last ports.",
+    "Middle: the focused destination's headroom, or the unused ports.",
 ];
 
 /// Draws the overlay in the middle of `area`.
@@ -26,12 +27,13 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme) {
             ])
         })
         .collect();
-    lines.push(Line::default());
-    lines.push(Line::styled("Reading the dial", theme.bold()));
-    lines.extend(DIAL.iter().map(|l| Line::raw(*l)));
-    lines.push(Line::default());
-    lines.push(Line::styled("Any key closes this help.", theme.dim()));
-    let width = area.width.saturating_sub(4).min(90);
+    if area.height as usize >= lines.len() + DIAL.len() + 3 {
+        lines.push(Line::default());
+        lines.push(Line::styled(DIAL[0], theme.bold()));
+        lines.extend(DIAL[1..].iter().map(|l| Line::raw(*l)));
+    }
+    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
+    let width = width.min(area.width);
     let height = (lines.len() as u16 + 2).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
@@ -41,7 +43,10 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme) {
     };
     Clear.render(popup, buf);
     Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::bordered().title(" Keys ").border_style(theme.border(true)))
+        .block(
+            Block::bordered()
+                .title(" Keys · any key closes ")
+                .border_style(theme.border(true)),
+        )
         .render(popup, buf);
 }

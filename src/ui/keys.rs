@@ -30,16 +30,56 @@ pub struct KeyHelp {
 
 /// Every key, in the order the footer shows them (it drops the last ones first).
 pub const KEYS: [KeyHelp; 10] = [
-    KeyHelp { keys: "q", short: "quit", long: "quit (also Ctrl-C)" },
-    KeyHelp { keys: "?", short: "help", long: "show or hide this help" },
-    KeyHelp { keys: "/", short: "filter", long: "type a filter: Enter applies it, Esc cancels" },
-    KeyHelp { keys: "Esc", short: "clear", long: "clear the filter and the dial's focus" },
-    KeyHelp { keys: "⏎", short: "focus", long: "focus the dial on the selected destination (filter dst IP:PORT)" },
-    KeyHelp { keys: "space", short: "freeze", long: "freeze or resume the display" },
-    KeyHelp { keys: "Tab", short: "panel", long: "next panel (Shift-Tab: previous)" },
-    KeyHelp { keys: "↑↓", short: "move", long: "move the selection (also j k, PgUp PgDn, Home End)" },
-    KeyHelp { keys: "s", short: "sort", long: "cycle the destinations' sort order" },
-    KeyHelp { keys: "+-", short: "interval", long: "longer or shorter refresh interval" },
+    KeyHelp {
+        keys: "q",
+        short: "quit",
+        long: "quit (also Ctrl-C)",
+    },
+    KeyHelp {
+        keys: "?",
+        short: "help",
+        long: "show or hide this help",
+    },
+    KeyHelp {
+        keys: "/",
+        short: "filter",
+        long: "type a filter: Enter applies it, Esc cancels",
+    },
+    KeyHelp {
+        keys: "Esc",
+        short: "clear",
+        long: "clear the filter and the dial's focus",
+    },
+    KeyHelp {
+        keys: "⏎",
+        short: "focus",
+        long: "focus the dial on the selected destination (filter dst IP:PORT)",
+    },
+    KeyHelp {
+        keys: "space",
+        short: "freeze",
+        long: "freeze or resume the display",
+    },
+    KeyHelp {
+        keys: "Tab",
+        short: "panel",
+        long: "next panel (Shift-Tab: previous)",
+    },
+    KeyHelp {
+        keys: "↑↓",
+        short: "move",
+        long: "move the selection (also j k, PgUp PgDn, Home End)",
+    },
+    KeyHelp {
+        keys: "s",
+        short: "sort",
+        long: "cycle the destinations' sort order",
+    },
+    KeyHelp {
+        keys: "+-",
+        short: "interval",
+        long: "longer or shorter refresh interval",
+    },
 ];
 
 /// True for Ctrl-C, which quits from anywhere (raw mode turns it into a key).
@@ -49,7 +89,10 @@ pub fn is_interrupt(key: &KeyEvent) -> bool {
 
 /// The action of `key` on the dashboard itself.
 pub fn action(key: &KeyEvent) -> Option<Action> {
-    if key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) {
+    if key
+        .modifiers
+        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
         return None;
     }
     let action = match key.code {
@@ -85,7 +128,10 @@ mod tests {
         assert_eq!(action(&key('q')), Some(Action::Quit));
         assert_eq!(action(&key('j')), Some(Action::Move(Move::Down)));
         assert_eq!(action(&key(' ')), Some(Action::ToggleFreeze));
-        assert_eq!(action(&KeyEvent::from(KeyCode::BackTab)), Some(Action::PreviousPanel));
+        assert_eq!(
+            action(&KeyEvent::from(KeyCode::BackTab)),
+            Some(Action::PreviousPanel)
+        );
         assert_eq!(action(&KeyEvent::from(KeyCode::Char('x'))), None);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert!(is_interrupt(&ctrl_c) && action(&ctrl_c).is_none());

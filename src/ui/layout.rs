@@ -50,25 +50,54 @@ pub fn compute(area: Rect, header: u16, bottom: u16, focus: Panel) -> Option<Are
         return None;
     }
     let body_height = area.height.saturating_sub(header + bottom);
-    let body = Rect { y: area.y + header, height: body_height, ..area };
+    let body = Rect {
+        y: area.y + header,
+        height: body_height,
+        ..area
+    };
     let (dial, column) = if area.width >= SIDE_BY_SIDE {
         // A circle of braille dots is twice as wide in cells as it is tall.
         let wanted = body.height * 2 + 2;
         // Up to half a wide screen, a little less on a narrow one where the panels need room.
-        let share = if area.width >= 120 { area.width / 2 } else { area.width * 9 / 20 };
+        let share = if area.width >= 120 {
+            area.width / 2
+        } else {
+            area.width * 9 / 20
+        };
         let width = wanted.min(share).max(30);
         let dial = Rect { width, ..body };
-        (dial, Rect { x: body.x + width, width: body.width - width, ..body })
+        (
+            dial,
+            Rect {
+                x: body.x + width,
+                width: body.width - width,
+                ..body
+            },
+        )
     } else {
         let height = (body.height * 3 / 5).max(10).min(body.height);
         let dial = Rect { height, ..body };
-        (dial, Rect { y: body.y + height, height: body.height - height, ..body })
+        (
+            dial,
+            Rect {
+                y: body.y + height,
+                height: body.height - height,
+                ..body
+            },
+        )
     };
     Some(Areas {
-        header: Rect { height: header, ..area },
+        header: Rect {
+            height: header,
+            ..area
+        },
         dial,
         panels: stack(column, focus),
-        bottom: Rect { y: area.bottom() - bottom, height: bottom, ..area },
+        bottom: Rect {
+            y: area.bottom() - bottom,
+            height: bottom,
+            ..area
+        },
     })
 }
 
@@ -79,7 +108,13 @@ fn stack(column: Rect, focus: Panel) -> Vec<(Panel, Rect, bool)> {
     let need = |expanded: &[bool; 3]| -> u16 {
         Panel::ALL
             .iter()
-            .map(|p| if expanded[*p as usize] { min_rows(*p) } else { 1 })
+            .map(|p| {
+                if expanded[*p as usize] {
+                    min_rows(*p)
+                } else {
+                    1
+                }
+            })
             .sum()
     };
     for p in EXPAND_ORDER {
@@ -93,11 +128,19 @@ fn stack(column: Rect, focus: Panel) -> Vec<(Panel, Rect, bool)> {
     // prefers, and what is still left to the first expanded panel.
     let mut rows: Vec<u16> = Panel::ALL
         .iter()
-        .map(|p| if expanded[*p as usize] { min_rows(*p) } else { 1 })
+        .map(|p| {
+            if expanded[*p as usize] {
+                min_rows(*p)
+            } else {
+                1
+            }
+        })
         .collect();
     let mut spare = column.height.saturating_sub(rows.iter().sum());
     for p in EXPAND_ORDER.iter().filter(|p| expanded[**p as usize]) {
-        let grow = preferred_rows(*p).saturating_sub(rows[*p as usize]).min(spare);
+        let grow = preferred_rows(*p)
+            .saturating_sub(rows[*p as usize])
+            .min(spare);
         rows[*p as usize] += grow;
         spare -= grow;
     }
@@ -109,7 +152,11 @@ fn stack(column: Rect, focus: Panel) -> Vec<(Panel, Rect, bool)> {
         .iter()
         .map(|p| {
             let height = rows[*p as usize].min(column.bottom().saturating_sub(y));
-            let area = Rect { y, height, ..column };
+            let area = Rect {
+                y,
+                height,
+                ..column
+            };
             y += height;
             (*p, area, expanded[*p as usize])
         })
@@ -121,7 +168,11 @@ mod tests {
     use super::*;
 
     fn heights(areas: &Areas) -> Vec<(Panel, u16, bool)> {
-        areas.panels.iter().map(|(p, r, e)| (*p, r.height, *e)).collect()
+        areas
+            .panels
+            .iter()
+            .map(|(p, r, e)| (*p, r.height, *e))
+            .collect()
     }
 
     #[test]

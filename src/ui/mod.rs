@@ -25,8 +25,8 @@ mod theme;
 
 pub use app::{App, Config, Reaction};
 pub use collector::{Command, Report};
+pub use dial::Dial;
 pub use dial::geometry::DialGeometry;
-pub use dial::{Dial, Needle};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use render::draw;
 pub use theme::Theme;
@@ -80,7 +80,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         interval,
         filter: options.filter.clone(),
     };
-    let collector = Collector::spawn(move || Refresher::new(netns.clone()), start).map_err(UiError::from)?;
+    let collector =
+        Collector::spawn(move || Refresher::new(netns.clone()), start).map_err(UiError::from)?;
     let mut app = App::new(Config {
         host: hostname(),
         interval,

@@ -15,7 +15,8 @@ pub enum PromptEvent {
 }
 
 const LABEL: &str = "filter: ";
-const HINT: &str = "Enter applies · Esc cancels · e.g. dst 10.0.0.5:443 · dport = :5432 and state time-wait";
+const HINT: &str =
+    "Enter applies · Esc cancels · e.g. dst 10.0.0.5:443 · dport = :5432 and state time-wait";
 
 /// The prompt's text, cursor and error.
 #[derive(Clone, Debug, Default)]
@@ -139,7 +140,10 @@ mod tests {
         assert_eq!(p.error.as_deref(), Some("bad"));
         typed(&mut p, "x");
         assert_eq!(p.error, None, "editing clears the error");
-        assert_eq!(p.on_key(&KeyEvent::from(KeyCode::Enter)), PromptEvent::Submit);
+        assert_eq!(
+            p.on_key(&KeyEvent::from(KeyCode::Enter)),
+            PromptEvent::Submit
+        );
         assert_eq!(p.on_key(&KeyEvent::from(KeyCode::Esc)), PromptEvent::Cancel);
     }
 }

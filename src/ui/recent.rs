@@ -36,7 +36,10 @@ impl<T: Copy> Recent<T> {
 
     /// The newest `n` values (or fewer), oldest first.
     pub fn newest(&self, n: usize) -> impl Iterator<Item = T> + '_ {
-        self.items.iter().skip(self.items.len().saturating_sub(n)).copied()
+        self.items
+            .iter()
+            .skip(self.items.len().saturating_sub(n))
+            .copied()
     }
 }
 

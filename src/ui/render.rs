@@ -26,12 +26,25 @@ pub fn draw(frame: &mut Frame, app: &App) {
             "enlarge the terminal: portradar needs {MIN_WIDTH}x{MIN_HEIGHT}, this one is {}x{}",
             area.width, area.height
         );
-        Line::styled(text, theme.warning()).render(Rect { height: 1.min(area.height), ..area }, frame.buffer_mut());
+        Line::styled(text, theme.warning()).render(
+            Rect {
+                height: 1.min(area.height),
+                ..area
+            },
+            frame.buffer_mut(),
+        );
         return;
     };
     let buf = frame.buffer_mut();
     for (y, line) in (areas.header.y..).zip(&header) {
-        line.render(Rect { y, height: 1, ..areas.header }, buf);
+        line.render(
+            Rect {
+                y,
+                height: 1,
+                ..areas.header
+            },
+            buf,
+        );
     }
     panels::dial::render(app, areas.dial, buf);
     for (panel, rect, expanded) in &areas.panels {

@@ -6,8 +6,8 @@
 use crossterm::cursor::Show;
 use crossterm::execute;
 use crossterm::terminal::{
-    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
-    disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::backend::CrosstermBackend;
 use ratatui::{Frame, Terminal};
@@ -49,8 +49,13 @@ impl Session {
         let mut session = Session {
             terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
         };
-        execute!(session.terminal.backend_mut(), EnterAlternateScreen)?;
-        session.terminal.clear()?;
+        // Cleared without ratatui's `clear`, which asks the terminal where its cursor is: a query
+        // some terminals never answer.
+        execute!(
+            session.terminal.backend_mut(),
+            EnterAlternateScreen,
+            Clear(ClearType::All)
+        )?;
         Ok(session)
     }
 

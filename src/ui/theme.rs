@@ -30,10 +30,10 @@ impl Texture {
         match self {
             Texture::Solid => true,
             Texture::Line => y % 4 == 2,
-            Texture::Checker => (x + y) % 2 == 0,
-            Texture::Columns => x % 2 == 0,
-            Texture::Rows => y % 2 == 0,
-            Texture::Sparse => x % 2 == 0 && y % 2 == 0,
+            Texture::Checker => (x + y).is_multiple_of(2),
+            Texture::Columns => x.is_multiple_of(2),
+            Texture::Rows => y.is_multiple_of(2),
+            Texture::Sparse => x.is_multiple_of(2) && y.is_multiple_of(2),
         }
     }
 
@@ -62,10 +62,6 @@ pub struct Theme {
 impl Theme {
     pub fn new(color: bool) -> Theme {
         Theme { color }
-    }
-
-    pub fn has_color(&self) -> bool {
-        self.color
     }
 
     fn pick(&self, indexed: u8) -> Color {
@@ -169,7 +165,11 @@ mod tests {
         seen.sort();
         seen.dedup();
         assert_eq!(seen.len(), PortUse::ALL.len());
-        assert!(PortUse::ALL.iter().all(|u| mono.port_use(*u) == Color::Reset));
+        assert!(
+            PortUse::ALL
+                .iter()
+                .all(|u| mono.port_use(*u) == Color::Reset)
+        );
     }
 
     #[test]

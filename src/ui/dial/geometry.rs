@@ -97,7 +97,13 @@ pub fn polar(cx: f64, cy: f64, radius: f64, angle: f64) -> (f64, f64) {
 mod tests {
     use super::*;
 
-    const RANGES: [(u16, u16); 5] = [(32768, 60999), (1000, 1009), (1024, 65535), (5, 5), (0, 65535)];
+    const RANGES: [(u16, u16); 5] = [
+        (32768, 60999),
+        (1000, 1009),
+        (1024, 65535),
+        (5, 5),
+        (0, 65535),
+    ];
 
     fn geometries() -> impl Iterator<Item = DialGeometry> {
         RANGES.iter().flat_map(|&(low, high)| {
@@ -141,7 +147,10 @@ mod tests {
                 let port = (u32::from(g.low) + offset) as u16;
                 let arc = g.arc_of(port);
                 assert!(arc < g.arcs());
-                assert!(g.arc_offsets(arc).contains(&(offset as usize)), "{port} not on arc {arc}");
+                assert!(
+                    g.arc_offsets(arc).contains(&(offset as usize)),
+                    "{port} not on arc {arc}"
+                );
             }
         }
     }
@@ -152,16 +161,25 @@ mod tests {
             for offset in 0..g.size {
                 let port = (u32::from(g.low) + offset) as u16;
                 let span = g.arc_span(g.arc_of(port));
-                assert!(span.contains(&g.angle_of(port)), "needle at {port} misses its arc");
+                assert!(
+                    span.contains(&g.angle_of(port)),
+                    "needle at {port} misses its arc"
+                );
             }
         }
     }
 
     #[test]
     fn arcs_follow_the_ring_size() {
-        let range = PortRange { low: 32768, high: 60999 };
+        let range = PortRange {
+            low: 32768,
+            high: 60999,
+        };
         assert_eq!(DialGeometry::for_radius(range, 30.0).arcs(), 92);
-        let tiny = PortRange { low: 1000, high: 1003 };
+        let tiny = PortRange {
+            low: 1000,
+            high: 1003,
+        };
         assert_eq!(DialGeometry::for_radius(tiny, 30.0).arcs(), 4);
         assert_eq!(polar(10.0, 10.0, 5.0, 0.0), (10.0, 5.0));
     }

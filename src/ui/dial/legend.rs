@@ -48,11 +48,26 @@ impl Legend {
         let layout = |name: fn(PortUse) -> &'static str| {
             let entries: Vec<(PortUse, String)> = ORDER
                 .iter()
-                .map(|u| (*u, format!("{} {}", name(*u), thousands(u64::from(counts[*u as usize])))))
+                .map(|u| {
+                    (
+                        *u,
+                        format!("{} {}", name(*u), thousands(u64::from(counts[*u as usize]))),
+                    )
+                })
                 .collect();
-            let cell = entries.iter().map(|(_, t)| t.chars().count()).max().unwrap_or(0) + SWATCH + 2;
+            let cell = entries
+                .iter()
+                .map(|(_, t)| t.chars().count())
+                .max()
+                .unwrap_or(0)
+                + SWATCH
+                + 2;
             let columns = (usize::from(width) / cell).clamp(1, ORDER.len());
-            Legend { entries, columns, cell }
+            Legend {
+                entries,
+                columns,
+                cell,
+            }
         };
         let full = layout(PortUse::label);
         if full.rows() <= MAX_ROWS {

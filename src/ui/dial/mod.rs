@@ -2,7 +2,8 @@
 //! [`ring`] for what is drawn), the range's ends labelled at the top, a block of text in the
 //! middle (what the ring is about, its headroom, the needle's port) and a legend below.
 //!
-//! The needle's port is an input, so any pointer model can drive it.
+//! The needle's port is an input: the caller decides what it points at (the pointer model's next
+//! port, or the newest allocation) and says so in the centre text.
 
 pub mod geometry;
 mod legend;
@@ -22,13 +23,6 @@ use ratatui::widgets::canvas::Canvas;
 use ratatui::widgets::{Block, Widget};
 use ring::Ring;
 
-/// Where the needle points and what to say about it (`needle 40123 · inferred`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Needle {
-    pub port: u16,
-    pub label: String,
-}
-
 /// The dial over one port map.
 pub struct Dial<'a> {
     ports: &'a PortMap,
@@ -36,7 +30,7 @@ pub struct Dial<'a> {
     theme: Theme,
     title: Line<'a>,
     centre: Vec<(String, Style)>,
-    needle: Option<Needle>,
+    needle: Option<u16>,
     trail: &'a [u16],
 }
 
@@ -68,7 +62,8 @@ impl<'a> Dial<'a> {
         self
     }
 
-    pub fn needle(mut self, needle: Option<Needle>) -> Dial<'a> {
+    /// The port the needle points at.
+    pub fn needle(mut self, needle: Option<u16>) -> Dial<'a> {
         self.needle = needle;
         self
     }
@@ -98,15 +93,13 @@ impl<'a> Dial<'a> {
     /// Writes the centre text in the widest box inscribed in a circle of `radius` dots around
     /// `centre` that holds the most lines; lines that do not fit are left out whole, the last first.
     fn render_centre(&self, area: Rect, centre: (f64, f64), radius: f64, buf: &mut Buffer) {
-        let mut lines = self.centre.clone();
-        if let Some(n) = &self.needle {
-            lines.push((n.label.clone(), self.theme.dim()));
-        }
+        let lines = &self.centre;
         // A box of `w` cells by `n` rows reaches (w, 2n) dots from the centre.
-        let width_for = |n: usize| (radius * radius - (2.0 * n as f64).powi(2)).max(0.0).sqrt() as usize;
+        let width_for =
+            |n: usize| (radius * radius - (2.0 * n as f64).powi(2)).max(0.0).sqrt() as usize;
         let mut best: (usize, Vec<(String, Style)>) = (usize::MAX, Vec::new());
         for rows in (1..).take_while(|n| width_for(*n) >= 4) {
-            let (kept, lost) = fit(&lines, width_for(rows), rows);
+            let (kept, lost) = fit(lines, width_for(rows), rows);
             if lost < best.0 {
                 best = (lost, kept);
             }
@@ -119,7 +112,9 @@ impl<'a> Dial<'a> {
         let top = (area.y + cy).saturating_sub((shown.len().saturating_sub(1) / 2) as u16);
         for (i, (text, style)) in shown.iter().enumerate() {
             let len = text.chars().count() as u16;
-            let x = (area.x + cx).saturating_sub(len.saturating_sub(1) / 2).max(area.x);
+            let x = (area.x + cx)
+                .saturating_sub(len.saturating_sub(1) / 2)
+                .max(area.x);
             let y = top + i as u16;
             if y < area.bottom() && x < area.right() {
                 buf.set_stringn(x, y, text, usize::from(area.right() - x), *style);
@@ -171,9 +166,16 @@ impl Widget for Dial<'_> {
         let legend_rows = legend.rows() as u16;
         let show_legend = inner.height >= MIN_CANVAS_ROWS + legend_rows;
         let canvas_rows = inner.height - if show_legend { legend_rows } else { 0 };
-        let canvas = Rect { height: canvas_rows, ..inner };
+        let canvas = Rect {
+            height: canvas_rows,
+            ..inner
+        };
         if show_legend {
-            let below = Rect { y: inner.y + canvas_rows, height: legend_rows, ..inner };
+            let below = Rect {
+                y: inner.y + canvas_rows,
+                height: legend_rows,
+                ..inner
+            };
             legend.render(below, buf, self.theme);
         }
         if canvas.width < 4 || canvas.height < 3 {
@@ -181,12 +183,15 @@ impl Widget for Dial<'_> {
         }
         // Dots: 2 per column, 4 per row. A row above the ring holds the range's ends; the ring
         // and that row are centred in the canvas.
-        let (w, h) = (usize::from(canvas.width) * 2, usize::from(canvas.height) * 4);
+        let (w, h) = (
+            usize::from(canvas.width) * 2,
+            usize::from(canvas.height) * 4,
+        );
         let outer = ((w - 1) as f64 / 2.0).min((h - 5) as f64 / 2.0) - 0.5;
         let slack = ((h as f64 - 5.0 - 2.0 * outer) / 2.0).floor().max(0.0);
         let centre = ((w - 1) as f64 / 2.0, slack + 4.0 + outer);
         let label_row = ((slack as u16 + 4) / 4).saturating_sub(1);
-        let bar = (outer * 0.22).round().max(2.0);
+        let bar = (outer * 0.22).round().clamp(2.0, 10.0);
         let radius = outer - bar;
         if radius < 6.0 {
             return;
@@ -199,7 +204,7 @@ impl Widget for Dial<'_> {
             centre,
             radius,
             bar,
-            needle: self.needle.as_ref().map(|n| n.port),
+            needle: self.needle,
             trail: self.trail,
         };
         let text_radius = ring.inner_radius() - 1.0;

@@ -86,7 +86,9 @@ impl Ring<'_> {
         let used: u32 = BAR_USES.iter().map(|u| counts[*u as usize]).sum();
         if used > 0 {
             // The bar's length is the share of the arc's ports in use, at least one dot.
-            let len = (f64::from(used) / total * self.bar).ceil().clamp(1.0, self.bar);
+            let len = (f64::from(used) / total * self.bar)
+                .ceil()
+                .clamp(1.0, self.bar);
             let mut done = 0;
             let mut inner = 0.0;
             for u in BAR_USES {
@@ -113,7 +115,13 @@ impl Shape for Ring<'_> {
         let step = 0.5 / self.radius.max(1.0);
         let mut a = START;
         while a < END {
-            self.dot(painter, self.radius, a, self.theme.port_use(free), Texture::Solid);
+            self.dot(
+                painter,
+                self.radius,
+                a,
+                self.theme.port_use(free),
+                Texture::Solid,
+            );
             a += step;
         }
         for arc in 0..self.geometry.arcs() {
@@ -127,7 +135,13 @@ impl Shape for Ring<'_> {
             } else {
                 self.theme.trail()
             };
-            self.stroke(painter, self.geometry.angle_of(*port), inner - len, inner, color);
+            self.stroke(
+                painter,
+                self.geometry.angle_of(*port),
+                inner - len,
+                inner,
+                color,
+            );
         }
         if let Some(port) = self.needle {
             let angle = self.geometry.angle_of(port);

@@ -72,11 +72,17 @@ fn reserved_in_range(snapshot: &Snapshot) -> u32 {
 
 fn main_items(app: &App) -> Vec<Item> {
     let theme = app.theme;
-    let mut items = vec![Item::styled("portradar".into(), theme.bold()), Item::plain(app.host.clone())];
+    let mut items = vec![
+        Item::styled("portradar".into(), theme.bold()),
+        Item::plain(app.host.clone()),
+    ];
     if let Some(s) = app.snapshot() {
         let range = s.settings.port_range;
         items.push(Item::plain(format!("kernel {}", s.settings.kernel_release)));
-        items.push(Item::plain(format!("netns {}", s.meta.netns.as_deref().unwrap_or("-"))));
+        items.push(Item::plain(format!(
+            "netns {}",
+            s.meta.netns.as_deref().unwrap_or("-")
+        )));
         items.push(match s.meta.source {
             Source::Netlink => Item::plain("netlink".into()),
             Source::Procfs => Item::styled("procfs (netlink refused)".into(), theme.warning()),
@@ -93,7 +99,11 @@ fn main_items(app: &App) -> Vec<Item> {
         }));
     }
     if let Some(f) = &app.filter {
-        let pending = if app.filter_pending() { " (applying…)" } else { "" };
+        let pending = if app.filter_pending() {
+            " (applying…)"
+        } else {
+            ""
+        };
         items.push(Item(vec![
             Span::styled("filter ", theme.bold()),
             Span::raw(format!("{}{pending}", f.text())),
@@ -110,14 +120,22 @@ fn main_items(app: &App) -> Vec<Item> {
 
 fn total_items(app: &App) -> Vec<Item> {
     let Some(s) = app.snapshot() else {
-        return vec![Item::styled("waiting for the first refresh…".into(), app.theme.dim())];
+        return vec![Item::styled(
+            "waiting for the first refresh…".into(),
+            app.theme.dim(),
+        )];
     };
-    let mut items = vec![Item::plain(format!("{} sockets", thousands(s.totals.total())))];
-    items.extend(
-        s.totals
-            .nonzero()
-            .map(|(state, n)| Item::plain(format!("{} {}", state_short(state), thousands(u64::from(n))))),
-    );
+    let mut items = vec![Item::plain(format!(
+        "{} sockets",
+        thousands(s.totals.total())
+    ))];
+    items.extend(s.totals.nonzero().map(|(state, n)| {
+        Item::plain(format!(
+            "{} {}",
+            state_short(state),
+            thousands(u64::from(n))
+        ))
+    }));
     items
 }
 
@@ -125,8 +143,15 @@ fn status_items(app: &App) -> Vec<Item> {
     let theme = app.theme;
     let mut items = Vec::new();
     if let Some(e) = &app.error {
-        let kept = if app.snapshot().is_some() { "; showing the last good snapshot" } else { "" };
-        items.push(Item::styled(format!("⚠ refresh failed: {e}{kept}"), theme.error()));
+        let kept = if app.snapshot().is_some() {
+            "; showing the last good snapshot"
+        } else {
+            ""
+        };
+        items.push(Item::styled(
+            format!("⚠ refresh failed: {e}{kept}"),
+            theme.error(),
+        ));
     }
     if let Some(took) = app.took.filter(|t| *t >= SLOW.min(app.interval / 2)) {
         items.push(Item::styled(

@@ -45,19 +45,35 @@ impl Panel {
 
 /// A panel's frame: its title (bold when focused) and a summary on the right of the top border.
 pub fn block<'a>(panel: Panel, detail: String, focused: bool, theme: Theme) -> Block<'a> {
-    let title = if focused { theme.bold() } else { Default::default() };
+    let title = if focused {
+        theme.bold()
+    } else {
+        Default::default()
+    };
     let mut spans = vec![Span::styled(format!(" {} ", panel.title()), title)];
     if !detail.is_empty() {
         spans.push(Span::raw(format!("{detail} ")));
     }
-    Block::bordered().border_style(theme.border(focused)).title(Line::from(spans))
+    Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::from(spans))
 }
 
 /// A collapsed panel: one line with a marker, its title and `summary`.
-pub fn render_collapsed(panel: Panel, summary: &str, focused: bool, area: Rect, buf: &mut Buffer, theme: Theme) {
+pub fn render_collapsed(
+    panel: Panel,
+    summary: &str,
+    focused: bool,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: Theme,
+) {
     let marker = if focused { "▶" } else { "▸" };
     let line = Line::from(vec![
-        Span::styled(format!("{marker} {} ", panel.title()), theme.border(focused)),
+        Span::styled(
+            format!("{marker} {} ", panel.title()),
+            theme.border(focused),
+        ),
         Span::raw(summary.to_string()),
     ]);
     line.render(area, buf);

@@ -19,7 +19,11 @@ fn row(g: &ReuseGroup, local_width: usize, width: usize) -> String {
         let part = format!(" {} {}", t.remote, state_short(t.state));
         let rest = n - i - 1;
         // Room for this tuple and, if others follow, for the ", +N" that may end the row.
-        let tail = if rest > 0 { format!(", +{rest}").len() } else { 0 };
+        let tail = if rest > 0 {
+            format!(", +{rest}").len()
+        } else {
+            0
+        };
         if i > 0 && out.chars().count() + part.chars().count() + tail > width {
             out.push_str(&format!(" +{}", n - i));
             break;
@@ -34,11 +38,13 @@ fn row(g: &ReuseGroup, local_width: usize, width: usize) -> String {
 
 /// The one-line summary: how many, and the most shared.
 pub fn summary(app: &App) -> String {
-    let Some(s) = app.snapshot() else { return String::new() };
+    let Some(s) = app.snapshot() else {
+        return String::new();
+    };
     match s.reused_ports.first() {
         Some(g) => format!(
             "{} · {} shared by {} tuples",
-            thousands(s.reused_ports.len() as u64),
+            thousands(u64::from(s.reused_ports_total)),
             g.local,
             g.tuples.len()
         ),
@@ -53,7 +59,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
         return;
     }
     let groups = app.snapshot().map_or(&[][..], |s| &s.reused_ports[..]);
-    let frame = block(Panel::Reuse, thousands(groups.len() as u64), focused, theme);
+    let total = app.snapshot().map_or(0, |s| s.reused_ports_total);
+    // The model keeps the most shared ones only.
+    let detail = if total as usize > groups.len() {
+        format!(
+            "{} · top {}",
+            thousands(u64::from(total)),
+            thousands(groups.len() as u64)
+        )
+    } else {
+        thousands(u64::from(total))
+    };
+    let frame = block(Panel::Reuse, detail, focused, theme);
     let inner = frame.inner(area);
     frame.render(area, buf);
     if inner.is_empty() {
@@ -61,7 +78,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     }
     if groups.is_empty() {
         let text = "no local port is shared by several connections";
-        buf.set_stringn(inner.x, inner.y, text, usize::from(inner.width), theme.dim());
+        buf.set_stringn(
+            inner.x,
+            inner.y,
+            text,
+            usize::from(inner.width),
+            theme.dim(),
+        );
         return;
     }
     let window = app.reuse.window(groups.len(), usize::from(inner.height));
@@ -70,10 +93,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
         .map(|g| g.local.to_string().len())
         .max()
         .unwrap_or(0);
-    let selected = if focused { theme.selected() } else { theme.selected_unfocused() };
+    let selected = if focused {
+        theme.selected()
+    } else {
+        theme.selected_unfocused()
+    };
     for (y, i) in (inner.y..).zip(window) {
-        let style = if i == app.reuse.selected() { selected } else { Style::new() };
-        buf.set_style(Rect { y, height: 1, ..inner }, style);
+        let style = if i == app.reuse.selected() {
+            selected
+        } else {
+            Style::new()
+        };
+        buf.set_style(
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+            style,
+        );
         let text = row(&groups[i], local_width, usize::from(inner.width));
         buf.set_stringn(inner.x, y, &text, usize::from(inner.width), style);
     }
@@ -94,14 +132,28 @@ mod tests {
     fn rows_list_tuples_then_count_the_rest() {
         let local = ep("127.0.0.1:40000");
         let tuples = (1..=5)
-            .map(|i| Tuple { local, remote: ep(&format!("10.0.0.{i}:80")), state: TcpState::Established })
+            .map(|i| Tuple {
+                local,
+                remote: ep(&format!("10.0.0.{i}:80")),
+                state: TcpState::Established,
+            })
             .collect();
-        let g = ReuseGroup { local, tuples, remotes: 5 };
+        let g = ReuseGroup {
+            local,
+            tuples,
+            remotes: 5,
+        };
         assert_eq!(
             row(&g, 15, 200),
             "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, 10.0.0.3:80 ESTAB, 10.0.0.4:80 ESTAB, 10.0.0.5:80 ESTAB"
         );
-        assert_eq!(row(&g, 15, 61), "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, +3");
-        assert_eq!(row(&g, 15, 60), "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, +4");
+        assert_eq!(
+            row(&g, 15, 61),
+            "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, 10.0.0.2:80 ESTAB, +3"
+        );
+        assert_eq!(
+            row(&g, 15, 60),
+            "127.0.0.1:40000 ×5 → 10.0.0.1:80 ESTAB, +4"
+        );
     }
 }

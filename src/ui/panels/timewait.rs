@@ -15,7 +15,9 @@ const SECONDS: usize = 61;
 
 /// `4,567 sockets · 1,234 ports free in 10 s · 2,345 in 30 s · 4,567 in 60 s`.
 pub fn summary(app: &App) -> String {
-    let Some(s) = app.snapshot() else { return String::new() };
+    let Some(s) = app.snapshot() else {
+        return String::new();
+    };
     let tw = &s.time_wait;
     let n = |v: u32| thousands(u64::from(v));
     format!(
@@ -51,7 +53,11 @@ fn axis(bins: usize, per_bin: usize, width: usize) -> String {
     put((30 / per_bin).saturating_sub(1), "30");
     put((60 / per_bin).saturating_sub(3), "60 s");
     put(bins + 2, "← seconds left");
-    row.into_iter().take(width).collect::<String>().trim_end().to_string()
+    row.into_iter()
+        .take(width)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: bool) {
@@ -79,21 +85,43 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     let mut y = inner.y + 1;
     if hist_rows > 0 {
         let (data, per_bin) = bins(&s.time_wait.remaining_s, width);
-        let hist = Rect { y, height: hist_rows, width: data.len() as u16, ..inner };
-        Sparkline::default().data(&data).style(Style::new().fg(color)).render(hist, buf);
+        let hist = Rect {
+            y,
+            height: hist_rows,
+            width: data.len() as u16,
+            ..inner
+        };
+        Sparkline::default()
+            .data(&data)
+            .style(Style::new().fg(color))
+            .render(hist, buf);
         y += hist_rows;
         if y < inner.bottom() {
-            buf.set_stringn(inner.x, y, axis(data.len(), per_bin, width), width, theme.dim());
+            buf.set_stringn(
+                inner.x,
+                y,
+                axis(data.len(), per_bin, width),
+                width,
+                theme.dim(),
+            );
             y += 1;
         }
     }
     if spark_rows > 0 {
         let samples: Vec<u64> = app.time_wait_counts.newest(width).map(u64::from).collect();
-        let spark = Rect { y, height: spark_rows, ..inner };
+        let spark = Rect {
+            y,
+            height: spark_rows,
+            ..inner
+        };
         Sparkline::default().data(&samples).render(spark, buf);
         let span = app.interval * samples.len() as u32;
         let max = samples.iter().max().copied().unwrap_or(0);
-        let label = format!("count over the last {} · max {}", duration(span), thousands(max));
+        let label = format!(
+            "count over the last {} · max {}",
+            duration(span),
+            thousands(max)
+        );
         buf.set_stringn(inner.x, y + spark_rows, label, width, theme.dim());
     }
 }
@@ -110,6 +138,9 @@ mod tests {
         let (narrow, per) = bins(&remaining, 30);
         assert_eq!((narrow.len(), per), (21, 3));
         assert_eq!(narrow.iter().sum::<u64>(), (0..61).sum::<u64>());
-        assert_eq!(axis(61, 1, 80), "0 s                          30                          60 s  ← seconds left");
+        assert_eq!(
+            axis(61, 1, 80),
+            "0 s                          30                          60 s  ← seconds left"
+        );
     }
 }

@@ -1,0 +1,349 @@
+//! End-to-end tests of the live dashboard: the real binary in a pseudo-terminal (portable-pty),
+//! its screen parsed with vt100, against loopback workloads the tests create in a private network
+//! namespace of their own (so that nothing else on the host shows up): listeners on two 127.0.0.0/8
+//! addresses, connections to both and some TIME_WAIT. Screen conditions are awaited by polling the
+//! parsed screen against a deadline.
+//!
+//! The tests need CAP_SYS_ADMIN (to unshare the network namespace); the TIME_WAIT test also runs
+//! `ss` and takes about a minute, TIME_WAIT lasting 60 s.
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 120;
+/// How long a screen condition may take to appear.
+const DEADLINE: Duration = Duration::from_secs(15);
+const PORT: u16 = 8000;
+
+/// Moves the calling thread into a new network namespace with its loopback up. Sockets it opens
+/// later, threads it starts and processes it spawns all live there.
+fn private_netns() {
+    // SAFETY: plain system calls on this thread; `ifr` is a zeroed, correctly sized ifreq.
+    unsafe {
+        assert_eq!(
+            libc::unshare(libc::CLONE_NEWNET),
+            0,
+            "unshare(CLONE_NEWNET) failed (needs CAP_SYS_ADMIN): {}",
+            std::io::Error::last_os_error()
+        );
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        assert_eq!(
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr),
+            0,
+            "bringing lo up"
+        );
+        libc::close(fd);
+    }
+}
+
+/// A listener on `ip:PORT` that holds each connection until the client closes it, then closes
+/// its end: the client, closing first, keeps the TIME_WAIT.
+fn serve(ip: Ipv4Addr) -> SocketAddr {
+    let listener = TcpListener::bind((ip, PORT)).expect("listen");
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut stream = stream;
+                let _ = stream.read_to_end(&mut Vec::new());
+            });
+        }
+    });
+    addr
+}
+
+/// Opens `n` connections to `addr` and keeps them.
+fn connect(addr: SocketAddr, n: usize, kept: &mut Vec<TcpStream>) {
+    kept.extend((0..n).map(|_| TcpStream::connect(addr).expect("connect")));
+}
+
+/// Opens and closes `n` connections to `addr`, leaving `n` TIME_WAIT sockets on this side.
+fn time_wait(addr: SocketAddr, n: usize) {
+    for _ in 0..n {
+        drop(TcpStream::connect(addr).expect("connect"));
+    }
+}
+
+/// The dashboard running in a pseudo-terminal.
+struct Dashboard {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Dashboard {
+    fn start(args: &[&str]) -> Dashboard {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portradar"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        let child = pair.slave.spawn_command(cmd).expect("spawn portradar");
+        drop(pair.slave);
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            0,
+        )));
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let parser = Arc::clone(&screen);
+        thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                parser.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let writer = pair.master.take_writer().unwrap();
+        Dashboard {
+            screen,
+            writer,
+            child,
+            _master: pair.master,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Polls the screen until `ok` holds, and returns it.
+    fn wait_for(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.contents();
+            if ok(&screen) {
+                return screen;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("portradar exited ({status:?}) waiting for {what}; screen:\n{screen}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Presses `q` and returns the exit status and whether the alternate screen was left.
+    fn quit(mut self) -> (portable_pty::ExitStatus, bool) {
+        self.send("q");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader take the last bytes (leaving the alternate screen) in.
+                let settle = Instant::now() + Duration::from_secs(2);
+                while self.screen.lock().unwrap().screen().alternate_screen()
+                    && Instant::now() < settle
+                {
+                    thread::sleep(Duration::from_millis(10));
+                }
+                let left = !self.screen.lock().unwrap().screen().alternate_screen();
+                return (status, left);
+            }
+            assert!(Instant::now() < deadline, "portradar did not quit on q");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// The line of the destinations panel for `dst`, if on screen.
+fn row_of<'s>(screen: &'s str, dst: &str) -> Option<&'s str> {
+    screen.lines().find(|l| l.contains(&format!("│{dst} ")))
+}
+
+#[test]
+fn filter_focus_freeze_and_quit_on_a_live_workload() {
+    private_netns();
+    let first = serve(Ipv4Addr::new(127, 0, 0, 2));
+    let second = serve(Ipv4Addr::new(127, 0, 0, 3));
+    let mut kept = Vec::new();
+    connect(first, 6, &mut kept);
+    connect(second, 3, &mut kept);
+    time_wait(first, 4);
+    time_wait(second, 2);
+    let (a, b) = (first.to_string(), second.to_string());
+
+    let mut d = Dashboard::start(&["--interval", "200"]);
+    d.wait_for("both destinations", |s| {
+        row_of(s, &a).is_some() && row_of(s, &b).is_some()
+    });
+
+    d.send("/dst 127.0.0.2\r");
+    let screen = d.wait_for("only the first destination", |s| {
+        s.contains("filter dst 127.0.0.2")
+            && !s.contains("applying")
+            && row_of(s, &a).is_some()
+            && !s.contains(&b)
+    });
+    assert!(
+        row_of(&screen, &a).unwrap().contains(" 10 "),
+        "10 sockets to {a}:\n{screen}"
+    );
+
+    d.send("\x1b");
+    d.wait_for("both destinations back", |s| {
+        !s.contains("filter dst") && row_of(s, &a).is_some() && row_of(s, &b).is_some()
+    });
+
+    d.send(" ");
+    let frozen = d.wait_for("the frozen header", |s| s.contains("FROZEN"));
+    let frozen_row = row_of(&frozen, &a).unwrap().to_string();
+    connect(first, 5, &mut kept);
+    // Five refresh intervals: the collector would have seen the new connections by now.
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(d.contents(), frozen, "the screen changed while frozen");
+    d.send(" ");
+    let live = d.wait_for("new connections once live again", |s| {
+        s.contains("● live") && row_of(s, &a).is_some_and(|r| r != frozen_row)
+    });
+    assert!(
+        row_of(&live, &a).unwrap().contains(" 15 "),
+        "15 sockets to {a}:\n{live}"
+    );
+
+    let (status, left) = d.quit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(left, "the alternate screen was left");
+}
+
+/// Milliseconds of an ss timer: `56sec`, `8.123ms`, `450ms`, `1min2sec`.
+fn ss_timer_ms(timer: &str) -> u64 {
+    let (minutes, rest) = match timer.split_once("min") {
+        Some((m, rest)) => (m.parse::<u64>().unwrap(), rest),
+        None => (0, timer),
+    };
+    let rest_ms = if let Some(s) = rest.strip_suffix("sec") {
+        s.parse::<u64>().unwrap() * 1000
+    } else if let Some(ms) = rest.strip_suffix("ms") {
+        match ms.split_once('.') {
+            Some((s, ms)) => s.parse::<u64>().unwrap() * 1000 + ms.parse::<u64>().unwrap(),
+            None => ms.parse().unwrap(),
+        }
+    } else {
+        assert!(rest.is_empty(), "ss timer {timer}");
+        0
+    };
+    minutes * 60_000 + rest_ms
+}
+
+/// (TIME_WAIT sockets, those whose timer ends within 10 s) as `ss -Htano state time-wait` sees
+/// them, in this thread's namespace.
+fn ss_time_wait() -> (u64, u64) {
+    let out = std::process::Command::new("ss")
+        .args(["-Htano", "state", "time-wait"])
+        .output()
+        .expect("running ss");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let timers: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            let t = l
+                .split("timer:(timewait,")
+                .nth(1)
+                .expect("a timewait timer");
+            ss_timer_ms(t.split(',').next().unwrap())
+        })
+        .collect();
+    (
+        timers.len() as u64,
+        timers.iter().filter(|ms| **ms <= 10_000).count() as u64,
+    )
+}
+
+/// (TIME_WAIT sockets, ports free in 10 s) as the TIME_WAIT panel says.
+fn panel_time_wait(screen: &str) -> Option<(u64, u64)> {
+    // The number at the end of `s`, thousands separators and all.
+    let number = |s: &str| {
+        let start = s
+            .rfind(|c: char| !c.is_ascii_digit() && c != ',')
+            .map_or(0, |i| i + s[i..].chars().next().unwrap().len_utf8());
+        s[start..].replace(',', "").parse::<u64>().ok()
+    };
+    let line = screen.lines().find(|l| l.contains(" ports free in 10 s"))?;
+    let before = &line[..line.find(" ports free in 10 s")?];
+    let (sockets, free) = before.rsplit_once(" sockets · ")?;
+    Some((number(sockets)?, number(free)?))
+}
+
+/// Waits until the panel and ss agree (they may differ for a refresh) and returns what they say.
+fn agreed(d: &Dashboard) -> (u64, u64) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let panel = panel_time_wait(&d.contents());
+        let ss = ss_time_wait();
+        if panel == Some(ss) {
+            return ss;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "panel {panel:?} and ss {ss:?} disagree:\n{}",
+            d.contents()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn time_wait_panel_agrees_with_ss() {
+    assert_eq!(ss_timer_ms("56sec"), 56_000);
+    assert_eq!(ss_timer_ms("8.123ms"), 8_123);
+    assert_eq!(ss_timer_ms("1min2sec"), 62_000);
+    private_netns();
+    let first = serve(Ipv4Addr::new(127, 0, 0, 2));
+    let second = serve(Ipv4Addr::new(127, 0, 0, 3));
+    // An old batch, whose timers are under 10 s by the time the young one is made.
+    time_wait(first, 30);
+    let old = Instant::now();
+    let d = Dashboard::start(&["--interval", "200"]);
+    // The kernel may recycle a TIME_WAIT entry of a fast loopback burst: ss is the reference.
+    let (old_batch, _) = agreed(&d);
+    assert!(old_batch >= 25, "{old_batch} TIME_WAIT sockets out of 30");
+    thread::sleep(Duration::from_secs(51).saturating_sub(old.elapsed()));
+    time_wait(second, 20);
+    let (count, free_10s) = agreed(&d);
+    assert_eq!(free_10s, old_batch, "the old batch is about to go");
+    assert!(
+        count > old_batch,
+        "the young batch has most of a minute left"
+    );
+    let (status, left) = d.quit();
+    assert!(status.success() && left);
+}
