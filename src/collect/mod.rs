@@ -5,6 +5,7 @@
 //! a 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
 //! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
 
+mod bindside;
 mod netlink;
 pub mod netns;
 mod procfs;
@@ -17,6 +18,7 @@ use crate::filter::{Filter, FilterError, KernelFilter};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
 use crate::socket::{Family, SockRecord, TcpState};
+use bindside::BindSide;
 use netlink::Dumper;
 use serde::Serialize;
 use std::io;
@@ -26,10 +28,9 @@ use std::sync::Once;
 /// Kernel state mask with every TCP state, ESTABLISHED (1) to BOUND_INACTIVE (13).
 pub const ALL_STATES: u32 = ((1 << 14) - 1) & !1;
 
-/// States of the explicit-bind dump: all but TIME_WAIT and NEW_SYN_RECV. Their minisockets carry no
-/// lock flags, so the kernel's `autobound` test is always true for them and `not autobound` rejects
-/// them anyway; leaving them out of the mask spares the kernel running the bytecode on each.
-const EXPLICIT_BIND_STATES: u32 = ALL_STATES & !(1 << 6) & !(1 << 12);
+/// States of the main dump: all but BOUND_INACTIVE, which makes the kernel walk the bind hash as
+/// well and is read with the rest of the bind side (see `bindside`).
+const MAIN_STATES: u32 = ALL_STATES & !(1 << TcpState::BoundInactive as u32);
 
 /// Where a table came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -89,6 +90,9 @@ pub struct Table {
     /// Local ports of LISTEN sockets over the whole table whatever the filter, sorted and unique:
     /// the model needs them to tell inbound connections from outbound ones in a filtered table.
     pub listen_ports: Vec<u16>,
+    /// When the bind side (BOUND_INACTIVE sockets, explicit binds) was last read: every refresh on a
+    /// small table, every few seconds on a large one. `None` from procfs.
+    pub bind_side_read_at: Option<std::time::SystemTime>,
     pub source: Source,
 }
 
@@ -99,6 +103,7 @@ impl Table {
             records: Vec::new(),
             explicit_bind_ports: Vec::new(),
             listen_ports: Vec::new(),
+            bind_side_read_at: None,
             source: Source::Netlink,
         }
     }
@@ -107,6 +112,7 @@ impl Table {
         self.records.clear();
         self.explicit_bind_ports.clear();
         self.listen_ports.clear();
+        self.bind_side_read_at = None;
     }
 }
 
@@ -225,7 +231,8 @@ pub struct Collector {
     procfs: procfs::Reader,
     fallback_reason: Option<String>,
     /// The explicit-bind filter compiled for one port range.
-    explicit: Option<(PortRange, KernelFilter)>,
+    bind_side: BindSide,
+    /// Procfs fallback: LISTEN ports in the range, standing in for explicit binds.
     bound: PortSet,
     listen: PortSet,
 }
@@ -254,7 +261,7 @@ impl Collector {
             netlink,
             procfs: procfs::Reader::new(),
             fallback_reason: None,
-            explicit: None,
+            bind_side: BindSide::new(),
             bound: PortSet::new(),
             listen: PortSet::new(),
         }
@@ -306,8 +313,8 @@ impl Collector {
     pub fn collect(&mut self, query: &Query, table: &mut Table) -> Result<(), CollectError> {
         if let Some(dumper) = self.netlink.as_mut() {
             table.source = Source::Netlink;
-            let sets = (&mut self.bound, &mut self.listen);
-            let result = collect_netlink(dumper, &mut self.explicit, sets, query, table);
+            let result =
+                collect_netlink(dumper, &mut self.bind_side, &mut self.listen, query, table);
             match result {
                 Err(e) if e.is_refusal() => self.fall_back(&e),
                 other => return other,
@@ -354,8 +361,8 @@ impl Collector {
 /// The netlink half of [`Collector::collect`].
 fn collect_netlink(
     dumper: &mut Dumper,
-    explicit: &mut Option<(PortRange, KernelFilter)>,
-    (bound, listen): (&mut PortSet, &mut PortSet),
+    bind_side: &mut BindSide,
+    listen: &mut PortSet,
     query: &Query,
     table: &mut Table,
 ) -> Result<(), CollectError> {
@@ -363,9 +370,9 @@ fn collect_netlink(
     dump_records(dumper, query, &mut table.records)?;
     dump_listen_ports(dumper, query, &table.records, listen)?;
     listen.drain_into(&mut table.listen_ports);
-    let result = dump_explicit_binds(dumper, explicit, bound, query.port_range);
-    bound.drain_into(&mut table.explicit_bind_ports);
-    result
+    bind_side.refresh(dumper, query.port_range)?;
+    bind_side.fill(query, table);
+    Ok(())
 }
 
 /// Marks the ports of every LISTEN socket: from the records when the table is unfiltered, else by a
@@ -400,7 +407,7 @@ fn dump_records(
     records: &mut Vec<SockRecord>,
 ) -> Result<(), CollectError> {
     let Some(filter) = &query.filter else {
-        return dump_families(dumper, query.families, ALL_STATES, &[], &mut |r| {
+        return dump_families(dumper, query.families, MAIN_STATES, &[], &mut |r| {
             records.push(r)
         });
     };
@@ -409,7 +416,7 @@ fn dump_records(
     dump_families(
         dumper,
         query.families,
-        kernel.states,
+        kernel.states & MAIN_STATES,
         &kernel.bytecode,
         &mut |r| {
             if check.is_none_or(|f| f.matches(&r)) {
@@ -417,39 +424,6 @@ fn dump_records(
             }
         },
     )
-}
-
-/// Marks in `bound` the local ports of explicitly bound sockets inside `range`, both families, every
-/// state that can hold one. The compiled filter is kept for the next refresh while the range holds.
-fn dump_explicit_binds(
-    dumper: &mut Dumper,
-    explicit: &mut Option<(PortRange, KernelFilter)>,
-    bound: &mut PortSet,
-    range: PortRange,
-) -> Result<(), CollectError> {
-    let kernel = match explicit.take() {
-        Some((cached, kernel)) if cached == range => kernel,
-        _ => explicit_bind_filter(range)?,
-    };
-    let states = kernel.states & EXPLICIT_BIND_STATES;
-    let result = dump_families(dumper, Families::BOTH, states, &kernel.bytecode, &mut |r| {
-        bound.insert(r.local.port)
-    });
-    *explicit = Some((range, kernel));
-    result
-}
-
-/// The kernel filter for explicitly bound sockets with a local port inside `range`, compiled by the
-/// filter module (`autobound` is ss's name for INET_DIAG_BC_AUTO).
-fn explicit_bind_filter(range: PortRange) -> Result<KernelFilter, CollectError> {
-    let text = format!(
-        "not autobound and sport >= {} and sport <= {}",
-        range.low, range.high
-    );
-    match Filter::parse(&text) {
-        Ok(filter) => Ok(filter.kernel()),
-        Err(source) => Err(CollectError::ExplicitBindFilter { text, source }),
-    }
 }
 
 /// One netlink dump per selected family.
@@ -474,9 +448,13 @@ mod tests {
     fn state_masks_cover_every_state() {
         let all = TcpState::ALL.iter().fold(0, |m, s| m | s.mask_bit());
         assert_eq!(ALL_STATES, all);
+        let bound_inactive = TcpState::BoundInactive.mask_bit();
+        assert_eq!(MAIN_STATES | bound_inactive, all);
         assert_eq!(
-            EXPLICIT_BIND_STATES,
-            all & !TcpState::TimeWait.mask_bit() & !TcpState::NewSynRecv.mask_bit()
+            bindside::EXPLICIT_BIND_STATES,
+            all & !TcpState::TimeWait.mask_bit()
+                & !TcpState::NewSynRecv.mask_bit()
+                & !bound_inactive
         );
     }
 

@@ -233,32 +233,9 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
 
 #[cfg(test)]
 mod tests {
-    use crate::collect::Source;
-    use crate::model::testkit::{rec, tw};
-    use crate::model::{History, Input, Meta, build};
+    use crate::model::testkit::{rec, snapshot, tw};
     use crate::settings::KernelSettings;
-    use crate::socket::{SockRecord, TcpState::*};
-    use std::time::SystemTime;
-
-    fn snapshot(
-        records: &[SockRecord],
-        settings: &KernelSettings,
-        explicit: &[u16],
-    ) -> crate::model::Snapshot {
-        let input = Input {
-            records,
-            listen_ports: &[],
-            explicit_bind_ports: explicit,
-            settings,
-        };
-        let meta = Meta {
-            taken_at: SystemTime::UNIX_EPOCH,
-            source: Source::Netlink,
-            netns: None,
-            filter: None,
-        };
-        build(&input, meta, &mut History::default())
-    }
+    use crate::socket::TcpState::*;
 
     #[test]
     fn headroom_subtracts_pairs_reserved_and_bound_ports() {

@@ -199,10 +199,35 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
 #[cfg(test)]
 pub(crate) mod testkit {
     //! Builders for model tests.
+    use super::{History, Input, Meta, Snapshot, build};
+    use crate::collect::Source;
+    use crate::settings::KernelSettings;
     use crate::socket::{SockRecord, TcpState, TimerKind};
+    use std::time::SystemTime;
 
     pub fn rec(local: &str, remote: &str, state: TcpState) -> SockRecord {
         SockRecord::new(local.parse().unwrap(), remote.parse().unwrap(), state)
+    }
+
+    /// A one-shot snapshot of `records` with `explicit` bound ports.
+    pub fn snapshot(
+        records: &[SockRecord],
+        settings: &KernelSettings,
+        explicit: &[u16],
+    ) -> Snapshot {
+        let input = Input {
+            records,
+            listen_ports: &[],
+            explicit_bind_ports: explicit,
+            settings,
+        };
+        let meta = Meta {
+            taken_at: SystemTime::UNIX_EPOCH,
+            source: Source::Netlink,
+            netns: None,
+            filter: None,
+        };
+        build(&input, meta, &mut History::default())
     }
 
     pub fn tw(local: &str, remote: &str, expires_ms: u32) -> SockRecord {

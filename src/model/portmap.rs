@@ -122,12 +122,9 @@ impl PortMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::Source;
-    use crate::model::testkit::{rec, tw};
-    use crate::model::{History, Input, Meta, build};
+    use crate::model::testkit::{rec, snapshot, tw};
     use crate::settings::KernelSettings;
     use crate::socket::TcpState::*;
-    use std::time::SystemTime;
 
     #[test]
     fn each_port_takes_its_strongest_use() {
@@ -141,19 +138,7 @@ mod tests {
             rec("0.0.0.0:1003", "0.0.0.0:0", Listen),
             rec("127.0.0.1:999", "127.0.0.3:80", Established),
         ];
-        let input = Input {
-            records: &records,
-            listen_ports: &[],
-            explicit_bind_ports: &[1005],
-            settings: &settings,
-        };
-        let meta = Meta {
-            taken_at: SystemTime::UNIX_EPOCH,
-            source: Source::Netlink,
-            netns: None,
-            filter: None,
-        };
-        let m = build(&input, meta, &mut History::default()).ports;
+        let m = snapshot(&records, &settings, &[1005]).ports;
         let uses: Vec<PortUse> = (1000..=1007).map(|p| m.get(p).unwrap()).collect();
         use PortUse as U;
         assert_eq!(

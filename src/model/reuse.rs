@@ -80,12 +80,9 @@ fn endpoint_key(e: &Endpoint) -> (u8, u128, u16) {
 
 #[cfg(test)]
 mod tests {
-    use crate::collect::Source;
-    use crate::model::testkit::rec;
-    use crate::model::{History, Input, Meta, build};
+    use crate::model::testkit::{rec, snapshot};
     use crate::settings::KernelSettings;
     use crate::socket::TcpState::*;
-    use std::time::SystemTime;
 
     #[test]
     fn a_port_shared_by_three_destinations_is_one_group() {
@@ -101,19 +98,7 @@ mod tests {
             rec("127.0.0.1:80", "127.0.0.5:2", Established),
         ];
         let settings = KernelSettings::with_range(32768, 60999);
-        let input = Input {
-            records: &records,
-            listen_ports: &[],
-            explicit_bind_ports: &[],
-            settings: &settings,
-        };
-        let meta = Meta {
-            taken_at: SystemTime::UNIX_EPOCH,
-            source: Source::Netlink,
-            netns: None,
-            filter: None,
-        };
-        let s = build(&input, meta, &mut History::default());
+        let s = snapshot(&records, &settings, &[]);
         assert_eq!((s.reused_ports.len(), s.reused_ports_total), (1, 1));
         let g = &s.reused_ports[0];
         assert_eq!(g.local.to_string(), "127.0.0.1:40000");

@@ -1,0 +1,142 @@
+//! The bind-hash side of the table: BOUND_INACTIVE sockets (bound, neither listening nor connected)
+//! and the ports of explicitly bound sockets, which connect() skips for every destination.
+//!
+//! Both come from dumps that make the kernel walk the whole table again (the bind hash for
+//! BOUND_INACTIVE, every socket through the `not autobound` bytecode for explicit binds): about a
+//! second at a million sockets. So they are read every refresh while that is cheap, and on a slower
+//! cadence ([`SLOW_PERIOD`]) once it is not; in between, the last reading is reused and the table says
+//! when it was taken.
+
+use super::netlink::Dumper;
+use super::{ALL_STATES, CollectError, Families, Query, Table, dump_families};
+use crate::filter::{Filter, KernelFilter};
+use crate::portset::PortSet;
+use crate::settings::PortRange;
+use crate::socket::{SockRecord, TcpState};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A reading that took longer than this is refreshed only every [`SLOW_PERIOD`].
+const CHEAP: Duration = Duration::from_millis(50);
+/// How often an expensive reading is repeated.
+pub const SLOW_PERIOD: Duration = Duration::from_secs(10);
+
+/// States of the explicit-bind dump: all but TIME_WAIT and NEW_SYN_RECV (their minisockets carry no
+/// lock flags, so `not autobound` rejects them anyway: leaving them out of the mask spares the kernel
+/// the bytecode) and BOUND_INACTIVE (read by its own dump).
+pub(super) const EXPLICIT_BIND_STATES: u32 = ALL_STATES
+    & !(1 << TcpState::TimeWait as u32)
+    & !(1 << TcpState::NewSynRecv as u32)
+    & !(1 << TcpState::BoundInactive as u32);
+
+/// The last reading of the bind side, and when to take the next.
+pub(super) struct BindSide {
+    /// The explicit-bind filter, compiled for one port range.
+    filter: Option<(PortRange, KernelFilter)>,
+    ports: PortSet,
+    explicit: Vec<u16>,
+    bound_inactive: Vec<SockRecord>,
+    read: Option<Reading>,
+}
+
+struct Reading {
+    range: PortRange,
+    at: Instant,
+    wall: SystemTime,
+    took: Duration,
+}
+
+impl BindSide {
+    pub fn new() -> BindSide {
+        BindSide {
+            filter: None,
+            ports: PortSet::new(),
+            explicit: Vec::new(),
+            bound_inactive: Vec::new(),
+            read: None,
+        }
+    }
+
+    /// Reads the bind side again when it is due: never read, another range, cheap to read, or older
+    /// than [`SLOW_PERIOD`].
+    pub fn refresh(&mut self, dumper: &mut Dumper, range: PortRange) -> Result<(), CollectError> {
+        let due = self
+            .read
+            .as_ref()
+            .is_none_or(|r| r.range != range || r.took < CHEAP || r.at.elapsed() >= SLOW_PERIOD);
+        if !due {
+            return Ok(());
+        }
+        let start = Instant::now();
+        let wall = SystemTime::now();
+        self.read = None;
+        self.bound_inactive.clear();
+        let records = &mut self.bound_inactive;
+        dump_families(
+            dumper,
+            Families::BOTH,
+            TcpState::BoundInactive.mask_bit(),
+            &[],
+            &mut |r| records.push(r),
+        )?;
+        self.read_explicit(dumper, range)?;
+        self.read = Some(Reading {
+            range,
+            at: start,
+            wall,
+            took: start.elapsed(),
+        });
+        Ok(())
+    }
+
+    /// Ports in `range` of sockets that are not `autobound`, both families.
+    fn read_explicit(&mut self, dumper: &mut Dumper, range: PortRange) -> Result<(), CollectError> {
+        let kernel = match self.filter.take() {
+            Some((cached, kernel)) if cached == range => kernel,
+            _ => explicit_bind_filter(range)?,
+        };
+        let states = kernel.states & EXPLICIT_BIND_STATES;
+        let ports = &mut self.ports;
+        let result = dump_families(dumper, Families::BOTH, states, &kernel.bytecode, &mut |r| {
+            ports.insert(r.local.port)
+        });
+        self.filter = Some((range, kernel));
+        for r in &self.bound_inactive {
+            if range.contains(r.local.port) {
+                self.ports.insert(r.local.port);
+            }
+        }
+        self.explicit.clear();
+        self.ports.drain_into(&mut self.explicit);
+        result
+    }
+
+    /// Adds the last reading to `table`: the BOUND_INACTIVE sockets the query selects, the explicit
+    /// binds, and when they were read.
+    pub fn fill(&self, query: &Query, table: &mut Table) {
+        let wanted = query
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.kernel().states & TcpState::BoundInactive.mask_bit() != 0);
+        if wanted {
+            table.records.extend(self.bound_inactive.iter().filter(|r| {
+                query.families.contains(r.family())
+                    && query.filter.as_ref().is_none_or(|f| f.matches(r))
+            }));
+        }
+        table.explicit_bind_ports.extend_from_slice(&self.explicit);
+        table.bind_side_read_at = self.read.as_ref().map(|r| r.wall);
+    }
+}
+
+/// The kernel filter for explicitly bound sockets with a local port inside `range`, compiled by the
+/// filter module (`autobound` is ss's name for INET_DIAG_BC_AUTO).
+fn explicit_bind_filter(range: PortRange) -> Result<KernelFilter, CollectError> {
+    let text = format!(
+        "not autobound and sport >= {} and sport <= {}",
+        range.low, range.high
+    );
+    match Filter::parse(&text) {
+        Ok(filter) => Ok(filter.kernel()),
+        Err(source) => Err(CollectError::ExplicitBindFilter { text, source }),
+    }
+}
