@@ -13,6 +13,16 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// A refresh may use at most this share of the time between refreshes: a slower one stretches the
+/// interval, so portradar never eats more than about a quarter of a core.
+const MAX_BUSY_SHARE: u32 = 4;
+
+/// The time from one refresh's start to the next, for the chosen `interval` and a refresh that took
+/// `took`: the interval, stretched to four times the refresh when that is longer.
+pub fn effective_interval(interval: Duration, took: Duration) -> Duration {
+    interval.max(took * MAX_BUSY_SHARE)
+}
+
 /// Something that produces snapshots: [`Refresher`], or a stand-in in tests. A failure is only
 /// ever shown, so it comes as its message.
 pub trait Refresh {
@@ -169,7 +179,8 @@ impl<R: Refresh, F: FnMut() -> R> Loop<R, F> {
             if self.reports.send(report).is_err() {
                 return;
             }
-            due = (!self.paused).then_some(last_start + self.start.interval);
+            let next = effective_interval(self.start.interval, last_start.elapsed());
+            due = (!self.paused).then_some(last_start + next);
         }
     }
 }
@@ -177,6 +188,23 @@ impl<R: Refresh, F: FnMut() -> R> Loop<R, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slow_refresh_stretches_the_interval_to_four_times_itself() {
+        let second = Duration::from_secs(1);
+        assert_eq!(
+            effective_interval(second, Duration::from_millis(100)),
+            second
+        );
+        assert_eq!(
+            effective_interval(second, Duration::from_millis(250)),
+            second
+        );
+        assert_eq!(
+            effective_interval(second, Duration::from_millis(400)),
+            Duration::from_millis(1600)
+        );
+    }
     use crate::collect::Source;
     use crate::model::{History, Input, Meta, build};
     use crate::settings::KernelSettings;
