@@ -422,6 +422,17 @@ impl PointerTracker {
     pub fn score(&self) -> Score {
         self.score
     }
+
+    /// Learns from ports allocated before tracking began (the sockets of the first snapshot) without
+    /// scoring them: they were not predicted before they appeared, and a connection pool's sequential
+    /// ports would otherwise inflate the score.
+    pub fn seed(&mut self, allocations: impl IntoIterator<Item = Allocation>) {
+        self.observe_all(allocations);
+        self.score = Score::default();
+        for track in self.tracks.values_mut() {
+            track.estimate.score = Score::default();
+        }
+    }
 }
 
 impl Track {
@@ -546,6 +557,25 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn seeding_learns_without_scoring() {
+        let mut t = PointerTracker::new(range(1000, 1999));
+        let seed = (0..5).map(|i| Allocation {
+            key: key(80),
+            port: 1000 + 2 * i,
+            inode: 10 + u32::from(i),
+        });
+        t.seed(seed);
+        assert_eq!(t.score(), Score::default());
+        let e = t.estimate(&key(80)).unwrap();
+        assert_eq!(
+            (e.last_port, e.step, e.score),
+            (1008, Some(Step::Two), Score::default())
+        );
+        assert_eq!(t.observe(key(80), 1010), Outcome::Hit);
+        assert_eq!(t.score().hits, 1);
+    }
 
     fn key(remote_port: u16) -> DestinationKey {
         DestinationKey {

@@ -188,6 +188,11 @@ fn row_of<'s>(screen: &'s str, dst: &str) -> Option<&'s str> {
     screen.lines().find(|l| l.contains(&format!("│{dst} ")))
 }
 
+/// Whether the dial's legend names a needle for `dst` (`━N dst`).
+fn has_needle(screen: &str, dst: &str) -> bool {
+    (1..=4).any(|n| screen.contains(&format!("━{n} {dst}")))
+}
+
 #[test]
 fn filter_focus_freeze_and_quit_on_a_live_workload() {
     private_netns();
@@ -204,14 +209,25 @@ fn filter_focus_freeze_and_quit_on_a_live_workload() {
     d.wait_for("both destinations", |s| {
         row_of(s, &a).is_some() && row_of(s, &b).is_some()
     });
+    d.wait_for("a needle per destination and the running score", |s| {
+        has_needle(s, &a) && has_needle(s, &b) && s.contains("needles inferred ·")
+    });
 
     d.send("/dst 127.0.0.2\r");
+    // The filter leaves one destination: the dial focuses on it, its pointer and its outlook.
     let screen = d.wait_for("only the first destination", |s| {
         s.contains("filter dst 127.0.0.2")
             && !s.contains("applying")
             && row_of(s, &a).is_some()
             && !s.contains(&b)
+            && s.contains("pointer inferred ·")
+            && s.contains("TIME_WAIT frees")
+            && s.contains("holds")
     });
+    assert!(
+        screen.contains("next →") && screen.contains("(inferred)"),
+        "the focused pointer:\n{screen}"
+    );
     assert!(
         row_of(&screen, &a).unwrap().contains(" 10 "),
         "10 sockets to {a}:\n{screen}"

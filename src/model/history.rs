@@ -76,8 +76,9 @@ impl History {
 }
 
 impl History {
-    /// Feeds the pointer model this refresh's allocations (in creation order), forgets destinations
-    /// that are gone, attaches each destination's estimate, and returns the running score.
+    /// Feeds the pointer model this refresh's allocations (in creation order; on the first refresh
+    /// they only seed it, unscored), forgets destinations that are gone, attaches each destination's
+    /// estimate, and returns the running score.
     pub(crate) fn track_pointers(
         &mut self,
         range: PortRange,
@@ -85,12 +86,18 @@ impl History {
         dests: &mut [Destination],
     ) -> Score {
         let tracker = match &mut self.pointer {
-            Some(t) if t.range() == range => t,
-            slot => slot.insert(PointerTracker::new(range)),
+            Some(t) if t.range() == range => {
+                for a in allocations {
+                    t.observe(a.key, a.port);
+                }
+                t
+            }
+            slot => {
+                let t = slot.insert(PointerTracker::new(range));
+                t.seed(allocations.iter().copied());
+                t
+            }
         };
-        for a in allocations {
-            tracker.observe(a.key, a.port);
-        }
         let keys: HashSet<DestinationKey> = dests.iter().filter_map(pointer_key).collect();
         tracker.retain(|k| keys.contains(k));
         for d in dests.iter_mut() {

@@ -9,7 +9,7 @@ use super::panels::Panel;
 use super::prompt::{Prompt, PromptEvent};
 use super::recent::Recent;
 use super::sort::SortKey;
-use super::theme::Theme;
+use super::theme::{NEEDLES, Theme};
 use crate::filter::Filter;
 use crate::model::{Destination, Snapshot};
 use crate::socket::Endpoint;
@@ -54,6 +54,9 @@ pub(crate) struct View {
     pub order: Vec<u32>,
     /// Index of the destination the dial is focused on, if it is in the snapshot.
     pub focus: Option<usize>,
+    /// The destinations with a needle on the unfocused dial, most active first: (colour slot,
+    /// destination index).
+    pub needles: Vec<(usize, u32)>,
 }
 
 /// The dashboard's state: the snapshot on screen and everything around it (selection, prompt,
@@ -83,6 +86,9 @@ pub struct App {
     pub(crate) reuse: Cursor,
     /// The destination the dial is focused on (Enter).
     focus: Option<Endpoint>,
+    /// Which destination holds each needle colour, so that a needle keeps its colour while its
+    /// destination stays among the most active.
+    needle_slots: [Option<Endpoint>; NEEDLES],
     /// Recent auto-allocated ports, oldest first, kept across snapshots.
     pub(crate) trail: Recent<u16>,
     pub(crate) time_wait_counts: Recent<u32>,
@@ -109,6 +115,7 @@ impl App {
             selected: None,
             reuse: Cursor::default(),
             focus: None,
+            needle_slots: [None; NEEDLES],
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
         }
@@ -169,8 +176,11 @@ impl App {
     }
 
     fn show(&mut self, snapshot: Arc<Snapshot>) {
-        for port in &snapshot.allocations.recent {
-            self.trail.push(*port);
+        // The first refresh of a filter sees every socket as new: those are no allocations.
+        if snapshot.elapsed_s.is_some() {
+            for port in &snapshot.allocations.recent {
+                self.trail.push(*port);
+            }
         }
         self.time_wait_counts.push(snapshot.time_wait.count);
         let order = self.sort.order(&snapshot.destinations);
@@ -179,11 +189,58 @@ impl App {
             epoch: self.epoch,
             order,
             focus: None,
+            needles: Vec::new(),
         });
         self.refocus();
+        self.assign_needles();
         self.reselect();
         let groups = self.snapshot().map_or(0, |s| s.reused_ports.len());
         self.reuse.select(self.reuse.selected(), groups);
+    }
+
+    /// Gives needles to the most active destinations with a pointer estimate and a known rate (by
+    /// rate, then ports used) when the dial is not focused: those already holding a colour keep
+    /// it, newcomers take the free ones, busiest first. On the first refresh of a filter no rate is
+    /// known yet, so there are no needles.
+    fn assign_needles(&mut self) {
+        let Some(view) = &mut self.view else { return };
+        view.needles.clear();
+        if view.focus.is_some() {
+            return;
+        }
+        let dests = &view.snapshot.destinations;
+        let by_activity =
+            |a: &u32, b: &u32| SortKey::Rate.compare(&dests[*a as usize], &dests[*b as usize]);
+        let mut top: Vec<u32> = (0..dests.len() as u32)
+            .filter(|i| {
+                let d = &dests[*i as usize];
+                d.pointer.is_some() && d.new_per_s.is_some()
+            })
+            .collect();
+        if top.len() > NEEDLES {
+            top.select_nth_unstable_by(NEEDLES - 1, by_activity);
+            top.truncate(NEEDLES);
+        }
+        top.sort_by(by_activity);
+        let remote = |i: u32| dests[i as usize].remote;
+        for slot in &mut self.needle_slots {
+            if slot.is_some_and(|r| !top.iter().any(|i| remote(*i) == r)) {
+                *slot = None;
+            }
+        }
+        for i in top {
+            let r = Some(remote(i));
+            let slot = match self.needle_slots.iter().position(|s| *s == r) {
+                Some(slot) => slot,
+                None => {
+                    let free = self.needle_slots.iter().position(Option::is_none);
+                    let slot = free.expect("a slot per needle");
+                    self.needle_slots[slot] = r;
+                    slot
+                }
+            };
+            view.needles.push((slot, i));
+        }
     }
 
     /// Puts the cursor back on the selected destination after a new snapshot or sort.
@@ -337,6 +394,7 @@ impl App {
         self.filter = filter.clone();
         self.focus = focus;
         self.refocus();
+        self.assign_needles();
         self.trail.clear();
         self.time_wait_counts.clear();
         Reaction::Send(Command::SetFilter {

@@ -1,4 +1,5 @@
-//! The `?` overlay: every key, and how to read the dial (left out when the screen is too short).
+//! The `?` overlay: every key, and how to read the dial and the forecasts (left out when the screen
+//! is too short).
 
 use super::keys::KEYS;
 use super::theme::Theme;
@@ -7,13 +8,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
-const DIAL: [&str; 6] = [
-    "Reading the dial",
+const READING: [&str; 11] = [
+    "Reading the dial and the forecasts",
     "Ring: the ephemeral port range, clockwise from its low end at the top.",
     "Bars outside: ports in use, longer as more of the arc's ports are used.",
     "Ticks inside: ports connect() skips (reserved, or bound by bind/listen).",
-    "Needle: where the next connect() should start (inferred); marks: last ports.",
-    "Middle: the focused destination's headroom, or the unused ports.",
+    "Needles: where the next connect() to a destination should start, inferred",
+    "from the ports seen; the arc after each is its predicted window, and % right",
+    "how often new ports landed in it. Unfocused: the busiest destinations,",
+    "numbered as in the legend; focused: that one. Marks: the last allocations.",
+    "Middle: the focused destination's headroom and outlook, or the unused ports.",
+    "Full in: until connect() fails at the current rate; holds: never does;",
+    "⚠: over half the range used, connect() scans the other parity, slower.",
 ];
 
 /// Draws the overlay in the middle of `area`.
@@ -27,10 +33,10 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme) {
             ])
         })
         .collect();
-    if area.height as usize >= lines.len() + DIAL.len() + 3 {
+    if area.height as usize >= lines.len() + READING.len() + 3 {
         lines.push(Line::default());
-        lines.push(Line::styled(DIAL[0], theme.bold()));
-        lines.extend(DIAL[1..].iter().map(|l| Line::raw(*l)));
+        lines.push(Line::styled(READING[0], theme.bold()));
+        lines.extend(READING[1..].iter().map(|l| Line::raw(*l)));
     }
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
     let width = width.min(area.width);

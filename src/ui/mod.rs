@@ -14,6 +14,8 @@ mod format;
 mod help;
 mod keys;
 mod layout;
+mod outlook;
+mod pack;
 mod panels;
 mod prompt;
 mod recent;
@@ -25,8 +27,8 @@ mod theme;
 
 pub use app::{App, Config, Reaction};
 pub use collector::{Command, Report};
-pub use dial::Dial;
 pub use dial::geometry::DialGeometry;
+pub use dial::{Dial, Needle};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use render::draw;
 pub use theme::Theme;

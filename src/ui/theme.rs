@@ -53,6 +53,11 @@ impl Texture {
     }
 }
 
+/// How many needles have a colour of their own.
+pub const NEEDLES: usize = 4;
+/// 256-colour indices of the needles; 0 stands for the terminal's foreground.
+const NEEDLE_COLORS: [u8; NEEDLES] = [0, 37, 170, 142];
+
 /// How the dashboard paints things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
@@ -97,9 +102,13 @@ impl Theme {
         }
     }
 
-    /// The needle and the newest trail mark: the terminal's own foreground.
-    pub fn needle(&self) -> Color {
-        Color::Reset
+    /// The colour of needle `slot` (modulo [`NEEDLES`]): the first (and the newest trail mark) is
+    /// the terminal's own foreground, the others mid-tone colours unlike any port use's.
+    pub fn needle(&self, slot: usize) -> Color {
+        match NEEDLE_COLORS[slot % NEEDLES] {
+            0 => Color::Reset,
+            c => self.pick(c),
+        }
     }
 
     /// Older trail marks.
@@ -170,6 +179,18 @@ mod tests {
                 .iter()
                 .all(|u| mono.port_use(*u) == Color::Reset)
         );
+        assert!((0..NEEDLES).all(|i| mono.needle(i) == Color::Reset));
+    }
+
+    #[test]
+    fn needles_have_colours_of_their_own() {
+        let theme = Theme::new(true);
+        let mut colours: Vec<Color> = (0..NEEDLES).map(|i| theme.needle(i)).collect();
+        colours.extend(PortUse::ALL.iter().map(|u| theme.port_use(*u)));
+        let n = colours.len();
+        colours.sort_by_key(|c| format!("{c:?}"));
+        colours.dedup();
+        assert_eq!(colours.len(), n, "a needle shares a colour");
     }
 
     #[test]

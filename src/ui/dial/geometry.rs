@@ -61,6 +61,17 @@ impl DialGeometry {
         START + (f64::from(self.offset(port)) + 0.5) * self.slice()
     }
 
+    /// Where the ports `first ..= last` start and how wide an angle they cover, going clockwise from
+    /// `first` and on past the range's high end to its low end when `last` comes before `first`.
+    pub fn sweep(&self, first: u16, last: u16) -> (f64, f64) {
+        let (a, b) = (self.offset(first), self.offset(last));
+        let ports = if b >= a { b - a } else { self.size - a + b } + 1;
+        (
+            START + f64::from(a) * self.slice(),
+            f64::from(ports) * self.slice(),
+        )
+    }
+
     /// The port whose slice holds `angle`; `None` in the gap at the top.
     pub fn port_at(&self, angle: f64) -> Option<u16> {
         let offset = ((angle - START) / self.slice()).floor();
@@ -85,6 +96,18 @@ impl DialGeometry {
     pub fn arc_span(&self, arc: u32) -> Range<f64> {
         let ports = self.arc_offsets(arc);
         START + ports.start as f64 * self.slice()..START + ports.end as f64 * self.slice()
+    }
+}
+
+/// `angle` brought back into the sweep when it went past the range's high end (a [`sweep`] that
+/// wraps around goes on from the low end).
+///
+/// [`sweep`]: DialGeometry::sweep
+pub fn wrap(angle: f64) -> f64 {
+    if angle >= END {
+        angle - (END - START)
+    } else {
+        angle
     }
 }
 
@@ -167,6 +190,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sweeps_cover_their_ports_and_wrap_past_the_high_end() {
+        let g = DialGeometry::new(
+            PortRange {
+                low: 1000,
+                high: 1099,
+            },
+            10,
+        );
+        let slice = (END - START) / 100.0;
+        let (start, len) = g.sweep(1010, 1019);
+        assert!((start - (START + 10.0 * slice)).abs() < 1e-9);
+        assert!((len - 10.0 * slice).abs() < 1e-9);
+        // 1095..=1099 then 1000..=1004: ten ports, from 1095's slice on, ending in 1004's.
+        let (start, len) = g.sweep(1095, 1004);
+        assert!((len - 10.0 * slice).abs() < 1e-9);
+        let end = wrap(start + len - slice / 2.0);
+        assert_eq!(g.port_at(end), Some(1004));
+        assert_eq!(g.port_at(wrap(start + slice / 2.0)), Some(1095));
+        assert_eq!(g.sweep(1050, 1050).1, slice, "one port is one slice");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! The dial widget: the port range as a braille ring (see [`geometry`] for where ports sit and
 //! [`ring`] for what is drawn), the range's ends labelled at the top, a block of text in the
-//! middle (what the ring is about, its headroom, the needle's port) and a legend below.
+//! middle (what the ring is about, its headroom, the needle's port), a caption on the bottom
+//! border, and legends below: the named needles, then the port uses.
 //!
-//! The needle's port is an input: the caller decides what it points at (the pointer model's next
-//! port, or the newest allocation) and says so in the centre text.
+//! Needles are inputs: the caller decides what each points at (the start of a pointer model's
+//! window, or the newest allocation) and says so in the centre text and the caption. A needle among
+//! several carries a label, drawn on it and before its name in the legend, so that needles stay
+//! apart without colour; those the legend has no room for are not drawn.
 
 pub mod geometry;
 mod legend;
@@ -16,12 +19,24 @@ use geometry::DialGeometry;
 use legend::Legend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::canvas::Canvas;
 use ratatui::widgets::{Block, Widget};
 use ring::Ring;
+
+/// A needle: where it points, the predicted window that starts there, its colour and its name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Needle {
+    pub port: u16,
+    /// The last port of the window starting at `port`, drawn as an arc, if one is predicted.
+    pub window_end: Option<u16>,
+    pub color: Color,
+    /// Its label and what the legend calls it; `None` for a lone needle, which the title or the
+    /// centre explains.
+    pub legend: Option<(char, String)>,
+}
 
 /// The dial over one port map.
 pub struct Dial<'a> {
@@ -29,13 +44,19 @@ pub struct Dial<'a> {
     range: PortRange,
     theme: Theme,
     title: Line<'a>,
+    caption: Line<'a>,
     centre: Vec<(String, Style)>,
-    needle: Option<u16>,
+    needles: Vec<Needle>,
     trail: &'a [u16],
 }
 
-/// Rows of canvas under which the ring is too small to read; the legend goes first.
+/// Rows of canvas under which the ring is too small to read; the legends go first.
 const MIN_CANVAS_ROWS: u16 = 7;
+/// Most rows the needles' legend may take.
+const NEEDLE_ROWS: usize = 3;
+/// Where along a needle its label may go, in dots inward from where it meets its window: there,
+/// else on the ring just outside, else further in.
+const LABEL_OFFSETS: [f64; 4] = [0.0, -4.0, 4.0, 8.0];
 
 impl<'a> Dial<'a> {
     /// `ports` maps `range`, one use per port.
@@ -45,8 +66,9 @@ impl<'a> Dial<'a> {
             range,
             theme,
             title: Line::default(),
+            caption: Line::default(),
             centre: Vec::new(),
-            needle: None,
+            needles: Vec::new(),
             trail: &[],
         }
     }
@@ -56,15 +78,21 @@ impl<'a> Dial<'a> {
         self
     }
 
+    /// A line on the bottom border.
+    pub fn caption(mut self, caption: impl Into<Line<'a>>) -> Dial<'a> {
+        self.caption = caption.into();
+        self
+    }
+
     /// Lines for the middle of the ring, word-wrapped to fit inside it.
     pub fn centre(mut self, lines: Vec<(String, Style)>) -> Dial<'a> {
         self.centre = lines;
         self
     }
 
-    /// The port the needle points at.
-    pub fn needle(mut self, needle: Option<u16>) -> Dial<'a> {
-        self.needle = needle;
+    /// The needles, those with a legend entry in the order it lists them.
+    pub fn needles(mut self, needles: Vec<Needle>) -> Dial<'a> {
+        self.needles = needles;
         self
     }
 
@@ -72,6 +100,35 @@ impl<'a> Dial<'a> {
     pub fn trail(mut self, trail: &'a [u16]) -> Dial<'a> {
         self.trail = trail;
         self
+    }
+
+    /// Writes each listed needle's label on the needle where it meets its window, or a row out or
+    /// in along the needle when that cell holds another label or the centre's text; drawn last.
+    fn render_labels(&self, ring: &Ring, area: Rect, buf: &mut Buffer) {
+        // A cell holding a dot pattern or nothing, not text.
+        let drawing = |s: &str| {
+            s.chars()
+                .all(|c| c == ' ' || ('\u{2800}'..='\u{28FF}').contains(&c))
+        };
+        let mut taken: Vec<(u16, u16)> = Vec::new();
+        for needle in &self.needles {
+            let Some((label, _)) = &needle.legend else {
+                continue;
+            };
+            let cells = LABEL_OFFSETS.iter().map(|inward| {
+                let (x, y) = ring.label_dot(needle.port, *inward);
+                ((x / 2.0).floor() as u16, (y / 4.0).floor() as u16)
+            });
+            let free = cells
+                .filter(|(col, row)| *col < area.width && *row < area.height)
+                .filter(|(col, row)| drawing(buf[(area.x + col, area.y + row)].symbol()))
+                .find(|cell| !taken.contains(cell));
+            if let Some((col, row)) = free {
+                taken.push((col, row));
+                let style = self.theme.bold().fg(needle.color);
+                buf.set_string(area.x + col, area.y + row, label.to_string(), style);
+            }
+        }
     }
 
     /// Writes the range's ends on `row`, on each side of the gap at 12 o'clock.
@@ -156,27 +213,61 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 }
 
 impl Widget for Dial<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
+    fn render(mut self, area: Rect, buf: &mut Buffer) {
         let block = Block::bordered()
             .title(self.title.clone())
+            .title_bottom(self.caption.clone())
             .border_style(self.theme.border(false));
         let inner = block.inner(area);
         block.render(area, buf);
-        let legend = Legend::new(self.ports, inner.width);
-        let legend_rows = legend.rows() as u16;
-        let show_legend = inner.height >= MIN_CANVAS_ROWS + legend_rows;
-        let canvas_rows = inner.height - if show_legend { legend_rows } else { 0 };
+        // Legends below the ring while it keeps its minimum size: the needles', then the uses'.
+        let entries = (self.needles.iter()).filter_map(|n| {
+            n.legend
+                .as_ref()
+                .map(|(label, name)| (*label, n.color, &name[..]))
+        });
+        let mut room = usize::from(inner.height.saturating_sub(MIN_CANVAS_ROWS));
+        let mut fits = |legend: &Legend| {
+            let fits = legend.rows() <= room;
+            if fits {
+                room -= legend.rows();
+            }
+            fits
+        };
+        let needle_legend = Some(Legend::needles(
+            entries,
+            inner.width,
+            NEEDLE_ROWS,
+            self.theme,
+        ))
+        .filter(&mut fits);
+        let use_legend = Some(Legend::uses(self.ports, inner.width, self.theme)).filter(&mut fits);
+        let legends: Vec<&Legend> = needle_legend.iter().chain(&use_legend).collect();
+        // Needles without a place in the legend are not drawn, but for the first.
+        let listed = needle_legend.as_ref().map_or(0, Legend::len);
+        let mut seen = 0;
+        self.needles.retain(|n| {
+            seen += usize::from(n.legend.is_some());
+            n.legend.is_none() || seen <= listed.max(1)
+        });
+        let legend_rows: u16 = legends.iter().map(|l| l.rows() as u16).sum();
+        let canvas_rows = inner.height - legend_rows;
         let canvas = Rect {
             height: canvas_rows,
             ..inner
         };
-        if show_legend {
-            let below = Rect {
-                y: inner.y + canvas_rows,
-                height: legend_rows,
-                ..inner
-            };
-            legend.render(below, buf, self.theme);
+        let mut y = inner.y + canvas_rows;
+        for legend in legends {
+            let rows = legend.rows() as u16;
+            legend.render(
+                Rect {
+                    y,
+                    height: rows,
+                    ..inner
+                },
+                buf,
+            );
+            y += rows;
         }
         if canvas.width < 4 || canvas.height < 3 {
             return;
@@ -204,7 +295,7 @@ impl Widget for Dial<'_> {
             centre,
             radius,
             bar,
-            needle: self.needle,
+            needles: &self.needles,
             trail: self.trail,
         };
         let text_radius = ring.inner_radius() - 1.0;
@@ -216,5 +307,8 @@ impl Widget for Dial<'_> {
             .render(canvas, buf);
         self.render_ends(canvas, label_row, (centre.0 / 2.0) as u16, buf);
         self.render_centre(canvas, centre, text_radius, buf);
+        if listed > 0 {
+            self.render_labels(&ring, canvas, buf);
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The dial's braille drawing, as a canvas [`Shape`]: the ring of the range, the bars of the ports in
-//! use outside it, the ticks of blocked ports inside it, the trail of recent allocations and the
-//! needle. Everything is painted straight onto braille dots, in this order, so that a cell shows the
-//! colour of the last thing drawn in it.
+//! use outside it, the ticks of blocked ports inside it, the trail of recent allocations, the
+//! needles' predicted windows as arcs along the inside of the ring, and the needles. Everything is
+//! painted straight onto braille dots, in this order, so that a cell shows the colour of the last
+//! thing drawn in it.
 
-use super::geometry::{DialGeometry, END, START, polar};
+use super::Needle;
+use super::geometry::{DialGeometry, END, START, polar, wrap};
 use crate::model::{PortMap, PortUse};
 use crate::ui::theme::{Texture, Theme};
 use ratatui::style::Color;
@@ -17,6 +19,11 @@ const TICK_USES: [PortUse; 2] = [PortUse::Bound, PortUse::Reserved];
 const TICK: f64 = 2.0;
 /// Length of the newest trail mark, in dots; older ones are a dot shorter each.
 const TRAIL: f64 = 4.0;
+/// Thickness of a window's arc, in dots.
+const WINDOW: f64 = 2.0;
+/// The shortest arc a window is drawn as, in dots along the ring: on a wide range a window of a
+/// few ports is far narrower than a dot.
+const MIN_WINDOW: f64 = 3.0;
 
 /// Everything the ring shows, placed on a canvas of `size` braille dots.
 pub(super) struct Ring<'a> {
@@ -30,15 +37,28 @@ pub(super) struct Ring<'a> {
     pub radius: f64,
     /// Longest bar, in dots.
     pub bar: f64,
-    pub needle: Option<u16>,
+    pub needles: &'a [Needle],
     /// Recent allocations, oldest first.
     pub trail: &'a [u16],
 }
 
 impl Ring<'_> {
-    /// Where trail marks start (inside the ticks), and where the needle stops.
+    /// Inside the ticks, the radius where windows' arcs begin and trail marks start inward from;
+    /// needles stop there.
     pub fn inner_radius(&self) -> f64 {
-        self.radius - TICK - 2.0
+        self.radius - TICK - WINDOW
+    }
+
+    /// The braille dot where the label of a needle pointing at `port` goes: where it meets its
+    /// window, inside the ring, or `inward` dots further in.
+    pub fn label_dot(&self, port: u16, inward: f64) -> (f64, f64) {
+        let r = self.inner_radius() + WINDOW / 2.0 - inward;
+        polar(
+            self.centre.0,
+            self.centre.1,
+            r,
+            self.geometry.angle_of(port),
+        )
     }
 
     fn dot(&self, painter: &mut Painter, radius: f64, angle: f64, color: Color, texture: Texture) {
@@ -53,19 +73,43 @@ impl Ring<'_> {
         }
     }
 
-    /// Paints the band between radii `from` and `to` over the angles `from_angle..to_angle`.
-    fn band(&self, painter: &mut Painter, radii: (f64, f64), angles: (f64, f64), u: PortUse) {
-        let (color, texture) = (self.theme.port_use(u), self.theme.texture(u));
+    /// Paints the band between radii `radii.0` and `radii.1` over the angles `angles.0..angles.1`
+    /// (going on from the range's start past its end).
+    fn band(
+        &self,
+        painter: &mut Painter,
+        radii: (f64, f64),
+        angles: (f64, f64),
+        (color, texture): (Color, Texture),
+    ) {
         let step = 0.5 / radii.1.max(1.0);
         let mut r = radii.0;
         while r < radii.1 {
             let mut a = angles.0;
             while a < angles.1 {
-                self.dot(painter, r, a, color, texture);
+                self.dot(painter, r, wrap(a), color, texture);
                 a += step;
             }
             r += 1.0;
         }
+    }
+
+    fn paint_of(&self, u: PortUse) -> (Color, Texture) {
+        (self.theme.port_use(u), self.theme.texture(u))
+    }
+
+    /// The arc of a needle's window, from its port to `last`, along the inside of the ticks.
+    fn draw_window(&self, painter: &mut Painter, needle: &Needle, last: u16) {
+        let (start, len) = self.geometry.sweep(needle.port, last);
+        let len = len.max(MIN_WINDOW / self.radius);
+        let inner = self.inner_radius();
+        let paint = (needle.color, Texture::Solid);
+        self.band(
+            painter,
+            (inner, inner + WINDOW),
+            (start, start + len),
+            paint,
+        );
     }
 
     /// A radial stroke at `angle` from `from` to `to` (exclusive) in solid `color`.
@@ -96,14 +140,16 @@ impl Ring<'_> {
                 let outer = (f64::from(done) / f64::from(used) * len).round();
                 if outer > inner {
                     let base = self.radius + 1.0;
-                    self.band(painter, (base + inner, base + outer), angles, u);
+                    let radii = (base + inner, base + outer);
+                    self.band(painter, radii, angles, self.paint_of(u));
                     inner = outer;
                 }
             }
         }
         for u in TICK_USES {
             if counts[u as usize] > 0 {
-                self.band(painter, (self.radius - TICK, self.radius), angles, u);
+                let radii = (self.radius - TICK, self.radius);
+                self.band(painter, radii, angles, self.paint_of(u));
             }
         }
     }
@@ -131,7 +177,7 @@ impl Shape for Ring<'_> {
         for (age, port) in self.trail.iter().rev().enumerate() {
             let len = (TRAIL - age as f64).max(1.0);
             let color = if age == 0 {
-                self.theme.needle()
+                self.theme.needle(0)
             } else {
                 self.theme.trail()
             };
@@ -143,9 +189,14 @@ impl Shape for Ring<'_> {
                 color,
             );
         }
-        if let Some(port) = self.needle {
-            let angle = self.geometry.angle_of(port);
-            self.stroke(painter, angle, 0.0, inner, self.theme.needle());
+        for needle in self.needles {
+            if let Some(last) = needle.window_end {
+                self.draw_window(painter, needle, last);
+            }
+        }
+        for needle in self.needles {
+            let angle = self.geometry.angle_of(needle.port);
+            self.stroke(painter, angle, 0.0, inner, needle.color);
         }
     }
 }

@@ -1,68 +1,58 @@
 //! The destinations panel: one row per remote endpoint of outbound connections with its sockets,
 //! TIME_WAIT, ports of the range used, headroom (the tightest of its local ips), new connections
-//! per second and the model's forecast of exhaustion at that rate ("holds" when TIME_WAIT gives
-//! ports back fast enough). Only the visible rows are built; columns are dropped, least useful
-//! first, when the panel is narrow.
+//! per second (smoothed), the sustainable rate and the forecast of exhaustion at the current rate
+//! ("holds" when TIME_WAIT gives ports back fast enough), marked ⚠ past half the range. Only the
+//! visible rows are built; columns are dropped, least useful first, when the panel is narrow. Below
+//! the rows go the focused destination's details (forecast, TIME_WAIT release schedule, inferred
+//! pointer), or, when a listed destination is past half the range and there is room, what ⚠ means.
 
 use super::{Panel, block, render_collapsed};
 use crate::model::Destination;
 use crate::ui::app::App;
-use crate::ui::format::{duration, rate, thousands};
+use crate::ui::format::{rate, thousands};
+use crate::ui::outlook::{self, HALF_RANGE_MARK, Outlook};
+use crate::ui::pack::pack;
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
+use ratatui::text::Line;
 use ratatui::widgets::Widget;
-use std::time::Duration;
 
-/// Column titles in screen order, the destination first.
-const TITLES: [&str; 7] = [
+/// Columns in screen order, the destination first.
+const COLUMNS: usize = 8;
+const TITLES: [&str; COLUMNS] = [
     "destination",
     "sockets",
     "TW",
     "used",
     "free",
     "new/s",
+    "sust/s",
     "full in",
 ];
 /// Which columns go first when the panel is narrow (indices into [`TITLES`]).
-const DROP_ORDER: [usize; 5] = [6, 1, 5, 2, 3];
-/// Headroom under this share of the range is a warning.
-const LOW_HEADROOM: f64 = 0.1;
+const DROP_ORDER: [usize; 6] = [1, 6, 2, 3, 5, 7];
+/// The columns styled by how urgent the destination's outlook is.
+const URGENT: [usize; 2] = [4, 7];
 
-/// Exhaustion sooner than this is an error, sooner than [`WARN_EXHAUSTION_S`] a warning.
-const ERROR_EXHAUSTION_S: f64 = 60.0;
-const WARN_EXHAUSTION_S: f64 = 600.0;
-
-/// One row's cells, and the style of its headroom and time to exhaustion.
-fn cells(d: &Destination, range_size: u32, theme: Theme) -> ([String; 7], Style) {
-    let free = d.min_free().unwrap_or(range_size);
-    let exhausted_in = d.forecast.as_ref().and_then(|f| f.exhausted_in_s);
-    let full_in = match (free, &d.forecast) {
-        (0, _) => "full".to_string(),
-        (_, None) => "—".to_string(),
-        (_, Some(_)) => exhausted_in.map_or("holds".to_string(), |s| {
-            duration(Duration::from_secs_f64(s))
-        }),
-    };
-    let soon = |limit: f64| exhausted_in.is_some_and(|s| s < limit);
-    let style = if free == 0 || soon(ERROR_EXHAUSTION_S) {
-        theme.error()
-    } else if f64::from(free) < f64::from(range_size) * LOW_HEADROOM || soon(WARN_EXHAUSTION_S) {
-        theme.warning()
-    } else {
-        Style::new()
-    };
+/// One row's cells, and the style of its headroom and outlook.
+fn cells(d: &Destination, range_size: u32, theme: Theme) -> ([String; COLUMNS], Style) {
+    let mut full_in = Outlook::of(d, range_size).cell();
+    if outlook::half_range_used(d) {
+        full_in = format!("{full_in} {HALF_RANGE_MARK}");
+    }
     let cells = [
         d.remote.to_string(),
         thousands(u64::from(d.sockets)),
         thousands(u64::from(d.time_wait())),
         thousands(u64::from(d.ports_in_range)),
-        thousands(u64::from(free)),
+        thousands(u64::from(d.min_free().unwrap_or(range_size))),
         d.new_per_s.map_or("—".to_string(), rate),
+        (d.forecast.as_ref()).map_or("—".to_string(), |f| rate(f.sustainable_per_s)),
         full_in,
     ];
-    (cells, style)
+    (cells, outlook::urgency(d, range_size, theme))
 }
 
 /// The one-line summary: how many, and the busiest.
@@ -114,11 +104,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
         );
         return;
     }
-    let window = app
-        .destinations
-        .window(view.order.len(), usize::from(inner.height - 1));
     let size = snapshot.settings.port_range.size();
-    let rows: Vec<(usize, [String; 7], Style)> = window
+    let width = usize::from(inner.width);
+    let list_rows = usize::from(inner.height - 1);
+    let listed = view.order.len();
+    // Below the list: the focused destination's details, in all its rows but one; or what ⚠ means,
+    // in rows it leaves spare (so the scan is over a screenful of destinations at most).
+    let notes: Vec<Line> = match app.focused_destination() {
+        Some(d) => {
+            let groups = outlook::details(d, size, theme).into_iter();
+            let mut lines: Vec<Line> = groups.flat_map(|g| pack(g, width, theme)).collect();
+            lines.truncate(list_rows.saturating_sub(1));
+            lines
+        }
+        None if listed < list_rows
+            && snapshot.destinations.iter().any(outlook::half_range_used) =>
+        {
+            let lines = pack(outlook::half_range_items(theme), width, theme);
+            if listed + lines.len() <= list_rows {
+                lines
+            } else {
+                Vec::new()
+            }
+        }
+        None => Vec::new(),
+    };
+    let window = app.destinations.window(listed, list_rows - notes.len());
+    let rows: Vec<(usize, [String; COLUMNS], Style)> = window
         .map(|i| {
             let (c, s) = cells(&snapshot.destinations[view.order[i] as usize], size, theme);
             (i, c, s)
@@ -130,8 +142,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
             *w = (*w).max(text.chars().count());
         }
     }
-    let mut shown = [true; 7];
-    let total = |shown: &[bool; 7]| -> usize {
+    let mut shown = [true; COLUMNS];
+    let total = |shown: &[bool; COLUMNS]| -> usize {
         widths
             .iter()
             .zip(shown)
@@ -140,12 +152,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
             .sum::<usize>()
     };
     for i in DROP_ORDER {
-        if total(&shown) <= usize::from(inner.width) {
+        if total(&shown) <= width {
             break;
         }
         shown[i] = false;
     }
-    let mut line = |y: u16, texts: &[String; 7], style: Style, free_style: Style| {
+    let mut line = |y: u16, texts: &[String; COLUMNS], style: Style, urgency: Style| {
         buf.set_style(
             Rect {
                 y,
@@ -167,8 +179,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
             } else {
                 format!("{text:>w$}")
             };
-            let cell_style = if col == 4 || col == 6 {
-                style.patch(free_style)
+            let cell_style = if URGENT.contains(&col) {
+                style.patch(urgency)
             } else {
                 style
             };
@@ -183,12 +195,25 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     } else {
         theme.selected_unfocused()
     };
-    for (row, (i, texts, free_style)) in rows.iter().enumerate() {
+    for (row, (i, texts, urgency)) in rows.iter().enumerate() {
         let style = if *i == app.destinations.selected() {
             selected
         } else {
             Style::new()
         };
-        line(inner.y + 1 + row as u16, texts, style, *free_style);
+        line(inner.y + 1 + row as u16, texts, style, *urgency);
+    }
+    // Right under the rows, a blank row apart when there is room.
+    let gap = usize::from(list_rows > rows.len() + notes.len());
+    let top = inner.y + 1 + (rows.len() + gap) as u16;
+    for (y, note) in (top..).zip(&notes) {
+        note.render(
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+            buf,
+        );
     }
 }

@@ -5,56 +5,14 @@
 use crate::collect::Source;
 use crate::model::Snapshot;
 use crate::ui::app::App;
+use crate::ui::collector::effective_interval;
 use crate::ui::format::{interval, state_short, thousands};
-use crate::ui::theme::Theme;
-use ratatui::style::Style;
+use crate::ui::pack::{Item, pack};
 use ratatui::text::{Line, Span};
 use std::time::Duration;
 
-const SEPARATOR: &str = " · ";
 /// A refresh slower than this (or than half the interval) is pointed out.
 const SLOW: Duration = Duration::from_millis(250);
-
-/// One piece of the header, kept on one line.
-struct Item(Vec<Span<'static>>);
-
-impl Item {
-    fn plain(text: String) -> Item {
-        Item(vec![Span::raw(text)])
-    }
-
-    fn styled(text: String, style: Style) -> Item {
-        Item(vec![Span::styled(text, style)])
-    }
-
-    fn width(&self) -> usize {
-        self.0.iter().map(|s| s.width()).sum()
-    }
-}
-
-/// Packs items into lines of `width` columns.
-fn pack(items: Vec<Item>, width: usize, theme: Theme) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let mut line: Vec<Span<'static>> = Vec::new();
-    let mut used = 0;
-    for item in items {
-        let w = item.width();
-        if used > 0 && used + SEPARATOR.len() + w > width {
-            lines.push(Line::from(std::mem::take(&mut line)));
-            used = 0;
-        }
-        if used > 0 {
-            line.push(Span::styled(SEPARATOR, theme.dim()));
-            used += SEPARATOR.chars().count();
-        }
-        line.extend(item.0);
-        used += w;
-    }
-    if !line.is_empty() {
-        lines.push(Line::from(line));
-    }
-    lines
-}
 
 /// Reserved ports inside the range.
 fn reserved_in_range(snapshot: &Snapshot) -> u32 {
@@ -154,8 +112,17 @@ fn status_items(app: &App) -> Vec<Item> {
         ));
     }
     if let Some(took) = app.took.filter(|t| *t >= SLOW.min(app.interval / 2)) {
+        let effective = effective_interval(app.interval, took);
+        let stretched = if effective > app.interval {
+            format!(", interval stretched to {}", interval(effective))
+        } else {
+            String::new()
+        };
         items.push(Item::styled(
-            format!("refresh took {} ms", thousands(took.as_millis() as u64)),
+            format!(
+                "refresh took {} ms{stretched}",
+                thousands(took.as_millis() as u64)
+            ),
             theme.warning(),
         ));
     }
