@@ -9,6 +9,7 @@ use socket2::{Domain, Socket, Type};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 /// Sockets held open for the duration of the test.
 struct Workload {
@@ -41,13 +42,17 @@ fn build() -> Workload {
     }
     // Client TIME_WAIT: the client closes first, the server follows.
     let (c, mut s) = connect_pair(&listeners[1]);
+    let client = c.local_addr().unwrap();
     drop(c);
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).unwrap(), 0, "server sees EOF");
     drop(s);
+    wait_for_state(client, "TIME_WAIT");
     // Server FIN_WAIT2 / client CLOSE_WAIT: the server shuts down its side, the client does not.
-    let (c, s) = connect_pair(&listeners[2]);
+    let (mut c, s) = connect_pair(&listeners[2]);
     s.shutdown(Shutdown::Write).unwrap();
+    assert_eq!(c.read(&mut buf).unwrap(), 0, "client sees the server's FIN");
+    wait_for_state(s.local_addr().unwrap(), "FIN_WAIT2");
     keep.extend([c, s]);
     // One local port, bound with SO_REUSEADDR, connected to three destinations.
     let mut shared: Option<SocketAddr> = None;
@@ -74,6 +79,23 @@ fn build() -> Workload {
         ports,
         shared: shared.unwrap(),
         shared_remotes,
+    }
+}
+
+/// Waits until the server end that shut down has its FIN acknowledged (FIN_WAIT1 → FIN_WAIT2).
+fn wait_for_fin_wait2(server: SocketAddr) {
+    let filter = format!("sport = :{}", server.port());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // (ss drops its State column under a `state` filter, so filter by port only.)
+    while !ss("", &[&filter])
+        .iter()
+        .any(|s| s.local == server.to_string() && s.state == "FIN_WAIT2")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{server} never reached FIN_WAIT2"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
