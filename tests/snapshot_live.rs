@@ -82,19 +82,17 @@ fn build() -> Workload {
     }
 }
 
-/// Waits until the server end that shut down has its FIN acknowledged (FIN_WAIT1 → FIN_WAIT2).
-fn wait_for_fin_wait2(server: SocketAddr) {
-    let filter = format!("sport = :{}", server.port());
+/// Waits until the kernel has moved the socket bound to `local` into `state` (a closing handshake
+/// completes asynchronously, even on loopback).
+fn wait_for_state(local: SocketAddr, state: &str) {
+    let filter = format!("sport = :{}", local.port());
     let deadline = Instant::now() + Duration::from_secs(5);
     // (ss drops its State column under a `state` filter, so filter by port only.)
     while !ss("", &[&filter])
         .iter()
-        .any(|s| s.local == server.to_string() && s.state == "FIN_WAIT2")
+        .any(|s| s.local == local.to_string() && s.state == state)
     {
-        assert!(
-            Instant::now() < deadline,
-            "{server} never reached FIN_WAIT2"
-        );
+        assert!(Instant::now() < deadline, "{local} never reached {state}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
