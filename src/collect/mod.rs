@@ -58,11 +58,21 @@ impl Families {
         }
     }
 
-    /// The selected families, IPv4 first.
-    fn selected(self) -> impl Iterator<Item = Family> {
-        [Family::Inet, Family::Inet6]
-            .into_iter()
-            .filter(move |f| self.contains(*f))
+    /// The one family selected, or `None` when both are.
+    fn only(self) -> Option<Family> {
+        match (self.v4, self.v6) {
+            (true, false) => Some(Family::Inet),
+            (false, true) => Some(Family::Inet6),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self.only() {
+            Some(Family::Inet) => "IPv4",
+            Some(Family::Inet6) => "IPv6",
+            None => "TCP",
+        }
     }
 }
 
@@ -128,19 +138,19 @@ pub enum CollectError {
     #[error("cannot open a NETLINK_SOCK_DIAG socket: {0}")]
     Open(#[source] io::Error),
     #[error("sock_diag {} dump: sending the request failed: {source}", family_name(*family))]
-    Send { family: Family, source: io::Error },
+    Send { family: Families, source: io::Error },
     #[error("sock_diag {} dump: receiving failed: {source}", family_name(*family))]
-    Recv { family: Family, source: io::Error },
+    Recv { family: Families, source: io::Error },
     #[error("sock_diag {} dump: the kernel answered {}", family_name(*family), errno_text(*errno))]
-    Kernel { family: Family, errno: i32 },
+    Kernel { family: Families, errno: i32 },
     #[error("sock_diag {} dump: a {len}-byte datagram was truncated to the {capacity}-byte buffer", family_name(*family))]
     Truncated {
-        family: Family,
+        family: Families,
         len: usize,
         capacity: usize,
     },
     #[error("sock_diag {} dump: malformed reply: {source}", family_name(*family))]
-    Malformed { family: Family, source: RawError },
+    Malformed { family: Families, source: RawError },
     #[error("filter bytecode of {len} bytes does not fit in a netlink attribute")]
     BytecodeTooLong { len: usize },
     #[error("netlink is not in use: this collector reads procfs")]
@@ -199,11 +209,8 @@ impl CollectError {
     }
 }
 
-fn family_name(family: Family) -> &'static str {
-    match family {
-        Family::Inet => "IPv4",
-        Family::Inet6 => "IPv6",
-    }
+fn family_name(family: Families) -> &'static str {
+    family.name()
 }
 
 /// `EPERM (Operation not permitted)`: the symbolic name where it is a usual one, and the system's text.
@@ -426,7 +433,7 @@ fn dump_records(
     )
 }
 
-/// One netlink dump per selected family.
+/// One netlink dump of the selected families.
 fn dump_families(
     dumper: &mut Dumper,
     families: Families,
@@ -434,10 +441,7 @@ fn dump_families(
     bytecode: &[u8],
     visit: &mut impl FnMut(SockRecord),
 ) -> Result<(), CollectError> {
-    for family in families.selected() {
-        dumper.dump(family, states & ALL_STATES, bytecode, visit)?;
-    }
-    Ok(())
+    dumper.dump(families, states & ALL_STATES, bytecode, visit)
 }
 
 #[cfg(test)]
@@ -461,7 +465,7 @@ mod tests {
     #[test]
     fn refusals_are_the_errors_that_mean_no_netlink_here() {
         let kernel = |errno| CollectError::Kernel {
-            family: Family::Inet,
+            family: Families::BOTH,
             errno,
         };
         assert!(kernel(libc::EPERM).is_refusal());
@@ -471,7 +475,7 @@ mod tests {
         assert!(!CollectError::BytecodeTooLong { len: 1 }.is_refusal());
         assert_eq!(
             kernel(libc::EACCES).to_string(),
-            "sock_diag IPv4 dump: the kernel answered EACCES (Permission denied (os error 13))"
+            "sock_diag TCP dump: the kernel answered EACCES (Permission denied (os error 13))"
         );
     }
 }

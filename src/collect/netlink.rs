@@ -1,13 +1,16 @@
-//! The sock_diag netlink socket: sends one TCP dump request per address family and receives the reply
-//! into a single reusable 32 KiB buffer, handing each socket to a visitor as it is parsed.
+//! The sock_diag netlink socket: sends one TCP dump request and receives the reply into a single
+//! reusable 32 KiB buffer, handing each socket to a visitor as it is parsed.
 //!
-//! Per dump this allocates nothing: the request and receive buffers live as long as the [`Dumper`]. The
-//! base request (`nlmsghdr` + `inet_diag_req_v2`, 72 bytes) is serialized by netlink-packet-sock-diag;
-//! the INET_DIAG_REQ_BYTECODE attribute, which the crate does not know, is appended here and `nlmsg_len`
-//! fixed up.
+//! Per dump this allocates nothing: the request and receive buffers live as long as the [`Dumper`].
+//! One family is asked for with SOCK_DIAG_BY_FAMILY (`nlmsghdr` + `inet_diag_req_v2`, 72 bytes,
+//! serialized by netlink-packet-sock-diag). Both families are asked for with one TCPDIAG_GETSOCK
+//! request (the older `inet_diag_req`, which the crate does not know): the kernel serves it as a single
+//! AF_UNSPEC walk of the TCP hash tables, where two per-family dumps would walk them twice — at a
+//! million sockets that saves about a tenth of a second per refresh. The INET_DIAG_REQ_BYTECODE
+//! attribute, which the crate does not know either, is appended and `nlmsg_len` fixed up.
 
-use super::CollectError;
-use super::raw::{self, Step};
+use super::raw::{self, Step, TCPDIAG_GETSOCK};
+use super::{CollectError, Families};
 use crate::socket::{Family, SockRecord};
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage};
 use netlink_packet_sock_diag::SockDiagMessage;
@@ -23,6 +26,10 @@ const RECV_BUF: usize = 32 * 1024;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 /// Size of `struct rtattr` (u16 length, u16 type).
 const RTA_HDR_LEN: usize = 4;
+/// `nlmsghdr` (16 bytes) + `inet_diag_req` (60 bytes).
+const COMPAT_REQUEST_LEN: usize = 16 + 60;
+/// Offset of `idiag_states` in a compat request: header, four u8 fields, the 48-byte socket id.
+const COMPAT_STATES_AT: usize = 16 + 4 + 48;
 
 /// An open NETLINK_SOCK_DIAG socket with its request and receive buffers.
 pub struct Dumper {
@@ -46,11 +53,11 @@ impl Dumper {
         })
     }
 
-    /// Dumps the TCP sockets of one family in the `states` mask, filtered by `bytecode` when it is not
+    /// Dumps the TCP sockets of `family` in the `states` mask, filtered by `bytecode` when it is not
     /// empty, and hands each one to `visit`.
     pub fn dump(
         &mut self,
-        family: Family,
+        family: Families,
         states: u32,
         bytecode: &[u8],
         visit: &mut impl FnMut(SockRecord),
@@ -61,11 +68,13 @@ impl Dumper {
             self.interrupted = false;
         }
         self.seq = self.seq.wrapping_add(1);
-        encode_request(&mut self.request, family, states, bytecode, self.seq).ok_or(
-            CollectError::BytecodeTooLong {
-                len: bytecode.len(),
-            },
-        )?;
+        let encoded = match family.only() {
+            Some(one) => encode_request(&mut self.request, one, states, bytecode, self.seq),
+            None => encode_compat_request(&mut self.request, states, bytecode, self.seq),
+        };
+        encoded.ok_or(CollectError::BytecodeTooLong {
+            len: bytecode.len(),
+        })?;
         send(&self.socket, &self.request)
             .map_err(|source| CollectError::Send { family, source })?;
         self.interrupted = true;
@@ -85,7 +94,7 @@ impl Dumper {
     /// Receives one datagram into the reused buffer and walks its messages.
     fn receive_one(
         &mut self,
-        family: Family,
+        family: Families,
         visit: &mut impl FnMut(SockRecord),
     ) -> Result<Step, CollectError> {
         let len = loop {
@@ -143,7 +152,6 @@ fn encode_request(
     bytecode: &[u8],
     seq: u32,
 ) -> Option<()> {
-    let attr_len = u16::try_from(RTA_HDR_LEN + bytecode.len()).ok()?;
     let (family, socket_id) = match family {
         Family::Inet => (AF_INET, SocketId::new_v4()),
         Family::Inet6 => (AF_INET6, SocketId::new_v6()),
@@ -162,6 +170,25 @@ fn encode_request(
     out.clear();
     out.resize(message.buffer_len(), 0);
     message.serialize(out);
+    append_bytecode(out, bytecode)
+}
+
+/// Writes into `out` a TCPDIAG_GETSOCK dump request for the TCP sockets of both families in `states`
+/// (the socket id stays zero: a dump with a destination port would skip the listeners).
+fn encode_compat_request(out: &mut Vec<u8>, states: u32, bytecode: &[u8], seq: u32) -> Option<()> {
+    out.clear();
+    out.resize(COMPAT_REQUEST_LEN, 0);
+    out[4..6].copy_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+    out[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    out[8..12].copy_from_slice(&seq.to_ne_bytes());
+    out[COMPAT_STATES_AT..COMPAT_STATES_AT + 4].copy_from_slice(&states.to_ne_bytes());
+    append_bytecode(out, bytecode)
+}
+
+/// Appends the INET_DIAG_REQ_BYTECODE attribute when there is bytecode, and sets `nlmsg_len`. `None`
+/// when the bytecode does not fit in an attribute.
+fn append_bytecode(out: &mut Vec<u8>, bytecode: &[u8]) -> Option<()> {
+    let attr_len = u16::try_from(RTA_HDR_LEN + bytecode.len()).ok()?;
     if !bytecode.is_empty() {
         out.extend_from_slice(&attr_len.to_ne_bytes());
         out.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
@@ -224,6 +251,22 @@ mod tests {
         );
         assert_eq!(&out[76..82], &bytecode);
         assert_eq!(&out[82..], &[0, 0]);
+    }
+
+    #[test]
+    fn compat_request_carries_the_states_and_bytecode() {
+        let mut out = Vec::new();
+        encode_compat_request(&mut out, 0x1ffe, &[9, 9, 9, 9], 7).unwrap();
+        assert_eq!(out.len(), COMPAT_REQUEST_LEN + 8);
+        assert_eq!(u32_at(&out, 0) as usize, out.len());
+        assert_eq!(u16::from_ne_bytes([out[4], out[5]]), TCPDIAG_GETSOCK);
+        assert_eq!(u32_at(&out, 8), 7);
+        assert_eq!(u32_at(&out, COMPAT_STATES_AT), 0x1ffe);
+        assert!(
+            out[16..COMPAT_STATES_AT].iter().all(|b| *b == 0),
+            "AF_UNSPEC, zero socket id"
+        );
+        assert_eq!(&out[COMPAT_REQUEST_LEN + 4..], &[9, 9, 9, 9]);
     }
 
     #[test]

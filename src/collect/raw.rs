@@ -17,6 +17,9 @@
 use crate::socket::{Endpoint, SockRecord, TcpState, TimerKind};
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, SOCK_DIAG_BY_FAMILY};
+
+/// `TCPDIAG_GETSOCK`: the type of the request, and so of the replies, of a dump of both families.
+pub const TCPDIAG_GETSOCK: u16 = 18;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Size of `struct nlmsghdr`.
@@ -134,7 +137,8 @@ fn message(
     visit: &mut impl FnMut(SockRecord),
 ) -> Result<Step, RawError> {
     match kind {
-        SOCK_DIAG_BY_FAMILY => {
+        // Replies carry the request's type: TCPDIAG_GETSOCK for a dump of both families.
+        SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
             visit(parse_inet_diag(payload, offset)?);
             Ok(Step::More)
         }
