@@ -62,7 +62,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 /// How many of the latest ports toward a destination the estimate looks at.
-const HISTORY: usize = 32;
+pub const HISTORY: usize = 32;
 
 /// The kernel's largest random advance, in steps: `max(0, rand(8) * step) + step`.
 pub const RANDOM_REACH_STEPS: u32 = 8;

@@ -2,7 +2,7 @@
 //! connections (for rates and for the allocations the dial's pointer follows) from old ones.
 
 use super::{Destination, Direction, Input, PortFacts};
-use crate::pointer::{Allocation, DestinationKey, PointerTracker, Score, creation_order};
+use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
 use crate::settings::PortRange;
 use crate::socket::{Endpoint, SockRecord};
 use std::collections::{HashMap, HashSet};
@@ -124,29 +124,64 @@ impl Seen<'_> {
     }
 
     /// Outbound sockets whose port the kernel picked from the range and that are new since the
-    /// previous refresh (all of them on the first), in creation order as well as inodes tell it.
+    /// previous refresh, in creation order as well as inodes tell it. On the first refresh every such
+    /// socket is "new": only the newest [`pointer::HISTORY`] per destination are kept, which is all
+    /// the pointer model looks at, so a million-socket table does not make a million allocations.
     pub fn allocations(&self, input: &Input<'_>, facts: &PortFacts) -> Vec<Allocation> {
         let range = input.settings.port_range;
-        let picked: Vec<Allocation> = input
-            .records
-            .iter()
-            .filter(|r| {
-                facts.direction(r) == Direction::Outbound
-                    && range.contains(r.local.port)
-                    && !facts.blocked.contains(r.local.port)
-                    && self.is_new(r) != Some(false)
-            })
-            .map(|r| Allocation {
-                key: DestinationKey {
-                    local_ip: r.local.ip,
-                    remote: SocketAddr::new(r.remote.ip, r.remote.port),
-                },
-                port: r.local.port,
-                inode: r.inode,
-            })
-            .collect();
+        let auto = input.records.iter().filter(|r| {
+            facts.direction(r) == Direction::Outbound
+                && range.contains(r.local.port)
+                && !facts.blocked.contains(r.local.port)
+        });
+        let picked: Vec<Allocation> = match self.prev {
+            Some(_) => auto
+                .filter(|r| self.is_new(r) == Some(true))
+                .map(allocation)
+                .collect(),
+            None => newest_per_destination(auto),
+        };
         creation_order(picked)
     }
+}
+
+fn allocation(r: &SockRecord) -> Allocation {
+    Allocation {
+        key: DestinationKey {
+            local_ip: r.local.ip,
+            remote: SocketAddr::new(r.remote.ip, r.remote.port),
+        },
+        port: r.local.port,
+        inode: r.inode,
+    }
+}
+
+/// The newest [`pointer::HISTORY`] sockets (by inode) toward each destination.
+fn newest_per_destination<'a>(records: impl Iterator<Item = &'a SockRecord>) -> Vec<Allocation> {
+    let mut per_key: HashMap<DestinationKey, Vec<Allocation>> = HashMap::new();
+    for r in records {
+        let a = allocation(r);
+        let kept = per_key.entry(a.key).or_default();
+        kept.push(a);
+        if kept.len() >= 4 * pointer::HISTORY {
+            keep_newest(kept);
+        }
+    }
+    per_key
+        .into_values()
+        .flat_map(|mut kept| {
+            keep_newest(&mut kept);
+            kept
+        })
+        .collect()
+}
+
+/// Keeps the last [`pointer::HISTORY`] by inode; equal inodes (TIME_WAIT has none) keep the table's
+/// order.
+fn keep_newest(kept: &mut Vec<Allocation>) {
+    kept.sort_by_key(|a| a.inode);
+    let excess = kept.len().saturating_sub(pointer::HISTORY);
+    kept.drain(..excess);
 }
 
 /// A 64-bit hash of a socket's 4-tuple.
