@@ -2,6 +2,8 @@
 //! namespaces, and the root/CI skip rule.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod loadgen;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::process::{Command, Output};
@@ -57,8 +59,20 @@ pub fn ss(flags: &str, filter: &[&str]) -> Vec<SsSocket> {
         .collect()
 }
 
+/// Like [`ss`], in the named network namespace (`ss -N NAME`).
+pub fn ss_in(netns: &str, flags: &str, filter: &[&str]) -> Vec<SsSocket> {
+    let mut args = vec!["-N", netns];
+    args.extend_from_slice(filter);
+    ss(flags, &args)
+}
+
+/// Parses a line that has ss's State column (ss drops it under a `state` filter).
 fn parse_ss_line(line: &str) -> SsSocket {
     let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(
+        words.len() >= 5 && words[0].parse::<u64>().is_err(),
+        "ss line without a State column: {line:?}"
+    );
     let field = |prefix: &str| {
         words
             .iter()
