@@ -13,8 +13,8 @@ use super::{Direction, Input, PortFacts, StateCounts};
 use crate::pointer::PointerEstimate;
 use crate::settings::KernelSettings;
 use crate::socket::{Endpoint, SockRecord, TcpState};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// How long TIME_WAIT lasts (TCP_TIMEWAIT_LEN).
@@ -96,7 +96,7 @@ struct DestAcc {
 pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -> Vec<Destination> {
     let settings = input.settings;
     let range = settings.port_range;
-    let mut index: HashMap<Endpoint, usize> = HashMap::new();
+    let mut index: FxHashMap<Endpoint, usize> = FxHashMap::default();
     let mut accs: Vec<DestAcc> = Vec::new();
     // (destination index, local port) of every in-range port, to count distinct ports.
     let mut ports: Vec<(u32, u16)> = Vec::new();

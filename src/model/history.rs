@@ -5,7 +5,7 @@ use super::{Destination, Direction, Input, PortFacts};
 use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
 use crate::settings::PortRange;
 use crate::socket::{Endpoint, SockRecord};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
 
@@ -17,16 +17,20 @@ const RATE_TAU_S: f64 = 5.0;
 pub struct History {
     prev: Vec<u64>,
     next: Vec<u64>,
+    /// The tuples of this table that the previous one did not have, sorted.
+    fresh: Vec<u64>,
     prev_time: Option<SystemTime>,
     /// Smoothed new connections per second, per destination seen in the previous refresh.
-    rates: HashMap<Endpoint, f64>,
+    rates: FxHashMap<Endpoint, f64>,
     /// The search-pointer model, fed with the ports allocated between refreshes.
     pointer: Option<PointerTracker>,
 }
 
 /// The previous refresh as one aggregation sees it.
 pub(crate) struct Seen<'h> {
-    prev: Option<&'h [u64]>,
+    /// The tuples new since the previous refresh (`None` on the first): few in a steady table, so
+    /// looking one up stays in cache, unlike a search of the whole previous table.
+    fresh: Option<&'h [u64]>,
     pub elapsed_s: Option<f64>,
 }
 
@@ -43,9 +47,10 @@ impl History {
         self.next.sort_unstable();
         // This table's tuples become `prev` for the next refresh; `next` now holds the old ones.
         std::mem::swap(&mut self.prev, &mut self.next);
+        sorted_difference(&self.prev, &self.next, &mut self.fresh);
         let had = self.prev_time.replace(now);
         Seen {
-            prev: had.map(|_| self.next.as_slice()),
+            fresh: had.map(|_| self.fresh.as_slice()),
             elapsed_s: had
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs_f64()),
@@ -61,7 +66,7 @@ impl History {
             return;
         };
         let alpha = 1.0 - (-dt / RATE_TAU_S).exp();
-        let mut next = HashMap::with_capacity(dests.len());
+        let mut next = FxHashMap::with_capacity_and_hasher(dests.len(), Default::default());
         for d in dests {
             let now = f64::from(d.new_since_last) / dt;
             let rate = match self.rates.get(&d.remote) {
@@ -98,7 +103,7 @@ impl History {
                 t
             }
         };
-        let keys: HashSet<DestinationKey> = dests.iter().filter_map(pointer_key).collect();
+        let keys: FxHashSet<DestinationKey> = dests.iter().filter_map(pointer_key).collect();
         tracker.retain(|k| keys.contains(k));
         for d in dests.iter_mut() {
             d.pointer = pointer_key(d).and_then(|k| tracker.estimate(&k)).cloned();
@@ -119,8 +124,8 @@ fn pointer_key(d: &Destination) -> Option<DestinationKey> {
 impl Seen<'_> {
     /// Whether `r` is new since the previous refresh; `None` on the first refresh.
     pub fn is_new(&self, r: &SockRecord) -> Option<bool> {
-        self.prev
-            .map(|prev| prev.binary_search(&tuple_hash(r)).is_err())
+        self.fresh
+            .map(|fresh| fresh.binary_search(&tuple_hash(r)).is_ok())
     }
 
     /// Outbound sockets whose port the kernel picked from the range and that are new since the
@@ -134,7 +139,7 @@ impl Seen<'_> {
                 && range.contains(r.local.port)
                 && !facts.blocked.contains(r.local.port)
         });
-        let picked: Vec<Allocation> = match self.prev {
+        let picked: Vec<Allocation> = match self.fresh {
             Some(_) => auto
                 .filter(|r| self.is_new(r) == Some(true))
                 .map(allocation)
@@ -158,7 +163,7 @@ fn allocation(r: &SockRecord) -> Allocation {
 
 /// The newest [`pointer::HISTORY`] sockets (by inode) toward each destination.
 fn newest_per_destination<'a>(records: impl Iterator<Item = &'a SockRecord>) -> Vec<Allocation> {
-    let mut per_key: HashMap<DestinationKey, Vec<Allocation>> = HashMap::new();
+    let mut per_key: FxHashMap<DestinationKey, Vec<Allocation>> = FxHashMap::default();
     for r in records {
         let a = allocation(r);
         let kept = per_key.entry(a.key).or_default();
@@ -182,6 +187,18 @@ fn keep_newest(kept: &mut Vec<Allocation>) {
     kept.sort_by_key(|a| a.inode);
     let excess = kept.len().saturating_sub(pointer::HISTORY);
     kept.drain(..excess);
+}
+
+/// Fills `out` with the values of sorted `now` that sorted `before` lacks, in one linear pass.
+fn sorted_difference(now: &[u64], before: &[u64], out: &mut Vec<u64>) {
+    out.clear();
+    let mut old = before.iter().peekable();
+    for h in now {
+        while old.next_if(|o| *o < h).is_some() {}
+        if old.peek() != Some(&h) {
+            out.push(*h);
+        }
+    }
 }
 
 /// A 64-bit hash of a socket's 4-tuple.
@@ -227,6 +244,15 @@ mod tests {
         let seen = h.advance(&[b, c], t0 + Duration::from_secs(5));
         assert_eq!(seen.is_new(&b), Some(false));
         assert_eq!(seen.is_new(&c), Some(true));
+    }
+
+    #[test]
+    fn sorted_difference_keeps_what_is_new() {
+        let mut out = vec![99];
+        sorted_difference(&[1, 3, 3, 5, 8], &[2, 3, 4, 8, 9], &mut out);
+        assert_eq!(out, vec![1, 5]);
+        sorted_difference(&[1, 2], &[], &mut out);
+        assert_eq!(out, vec![1, 2]);
     }
 
     #[test]

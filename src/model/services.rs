@@ -3,8 +3,8 @@
 
 use super::{Direction, PortFacts, StateCounts};
 use crate::socket::{Endpoint, SockRecord};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Inbound connections to one local endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -15,7 +15,7 @@ pub struct Service {
 }
 
 pub(crate) fn aggregate(records: &[SockRecord], facts: &PortFacts) -> Vec<Service> {
-    let mut by_local: HashMap<Endpoint, Service> = HashMap::new();
+    let mut by_local: FxHashMap<Endpoint, Service> = FxHashMap::default();
     for r in records
         .iter()
         .filter(|r| facts.direction(r) == Direction::Inbound)
