@@ -102,6 +102,12 @@ fn round(cli: &RoundArgs) -> Result<()> {
     };
     let mut records = Vec::new();
 
+    // First, while this process is still small: a child's peak RSS (ru_maxrss) counts the memory of
+    // the process that spawned it, up to its exec.
+    let (took, rss) = process(cli)?;
+    sample("process", took.as_secs_f64());
+    sample("process_rss", rss);
+
     // Warm-up: the first refresh of a process sizes its buffers and reads the bind side, the second
     // fills the history; later ones reuse both, as the dashboard's do.
     let cold = time(|| full.refresh(Families::BOTH, None).map(drop))?;
@@ -116,9 +122,6 @@ fn round(cli: &RoundArgs) -> Result<()> {
 
     let ss = time(|| run(Command::new("ss").arg("-tan")))?;
     sample("ss", ss.as_secs_f64());
-    let (took, rss) = process(cli)?;
-    sample("process", took.as_secs_f64());
-    sample("process_rss", rss);
     // Seconds after the warm-up: on a large table this one reads the bind side again.
     let start = Instant::now();
     let snapshot = full.refresh(Families::BOTH, None)?;

@@ -374,6 +374,14 @@ fn collect_netlink(
     table: &mut Table,
 ) -> Result<(), CollectError> {
     table.clear();
+    // A new table is sized from the kernel's own count; later refreshes keep its capacity.
+    if table.records.capacity() == 0
+        && query.filter.is_none()
+        && let Some(hint) = procfs::table_size_hint()
+    {
+        // Headroom for sockets that appear while the dump runs.
+        table.records.reserve(hint + hint / 8);
+    }
     dump_records(dumper, query, &mut table.records)?;
     dump_listen_ports(dumper, query, &table.records, listen)?;
     listen.drain_into(&mut table.listen_ports);
