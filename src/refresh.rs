@@ -67,6 +67,7 @@ impl Refresher {
             source: self.table.source,
             netns: self.netns.clone(),
             filter: filter.map(|f| f.text().to_string()),
+            bind_side_read_at: self.table.bind_side_read_at,
         };
         Ok(model::build(&input, meta, &mut self.history))
     }

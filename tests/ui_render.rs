@@ -244,11 +244,10 @@ impl Host {
             explicit_bind_ports: &[],
             settings: &self.settings,
         };
+        let taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(self.now_s));
         let meta = Meta {
-            taken_at: SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(self.now_s)),
-            source: Source::Netlink,
-            netns: None,
             filter: filter.map(String::from),
+            ..Meta::new(taken_at, Source::Netlink)
         };
         build(&input, meta, history)
     }
@@ -492,12 +491,7 @@ fn dial_with_a_known_occupancy() {
         explicit_bind_ports: &[],
         settings: &settings,
     };
-    let meta = Meta {
-        taken_at: SystemTime::UNIX_EPOCH,
-        source: Source::Netlink,
-        netns: None,
-        filter: None,
-    };
+    let meta = Meta::new(SystemTime::UNIX_EPOCH, Source::Netlink);
     let s = build(&input, meta, &mut History::default());
     let counts = s.ports.counts(0, s.ports.len());
     assert_eq!(

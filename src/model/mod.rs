@@ -48,6 +48,22 @@ pub struct Meta {
     pub netns: Option<String>,
     /// The filter the table was dumped with, as the user wrote it.
     pub filter: Option<String>,
+    /// When the bind side (BOUND_INACTIVE sockets, explicit binds) was read: with the table on a
+    /// small host, up to 10 s earlier on a large one. `None` from procfs.
+    pub bind_side_read_at: Option<SystemTime>,
+}
+
+impl Meta {
+    /// A snapshot taken at `taken_at` from `source`, unfiltered, in the current namespace.
+    pub fn new(taken_at: SystemTime, source: Source) -> Meta {
+        Meta {
+            taken_at,
+            source,
+            netns: None,
+            filter: None,
+            bind_side_read_at: None,
+        }
+    }
 }
 
 /// Most allocations a snapshot lists (the dial's trail is short).
@@ -221,12 +237,7 @@ pub(crate) mod testkit {
             explicit_bind_ports: explicit,
             settings,
         };
-        let meta = Meta {
-            taken_at: SystemTime::UNIX_EPOCH,
-            source: Source::Netlink,
-            netns: None,
-            filter: None,
-        };
+        let meta = Meta::new(SystemTime::UNIX_EPOCH, Source::Netlink);
         build(&input, meta, &mut History::default())
     }
 

@@ -229,12 +229,7 @@ mod tests {
                 explicit_bind_ports: &[],
                 settings: &settings,
             };
-            let meta = Meta {
-                taken_at: SystemTime::now(),
-                source: Source::Netlink,
-                netns: None,
-                filter: None,
-            };
+            let meta = Meta::new(SystemTime::now(), Source::Netlink);
             Ok(build(&input, meta, &mut History::default()))
         }
     }

@@ -126,10 +126,27 @@ fn status_items(app: &App) -> Vec<Item> {
             theme.warning(),
         ));
     }
+    if let Some(age) = app.snapshot().and_then(bind_side_age) {
+        items.push(Item::styled(
+            format!("bound ports read {} ago", interval(age)),
+            theme.warning(),
+        ));
+    }
     if let Some(n) = &app.notice {
         items.push(Item::styled(n.clone(), theme.warning()));
     }
     items
+}
+
+/// How old the snapshot's bind side (BOUND_INACTIVE, explicit binds) is, when it was not read with
+/// the table (large tables read it every 10 s).
+fn bind_side_age(snap: &Snapshot) -> Option<Duration> {
+    let age = snap
+        .meta
+        .taken_at
+        .duration_since(snap.meta.bind_side_read_at?)
+        .ok()?;
+    (age >= Duration::from_secs(1)).then_some(age)
 }
 
 /// The header's lines for `width` columns, at most `max` of them: totals give way to problems.
