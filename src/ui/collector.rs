@@ -247,13 +247,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn refreshes_at_once_then_every_interval_and_pauses() {
+    /// A collector over [`Fake`] refreshers, and the log of the filters they ran with.
+    fn spawn_fake(interval: Duration) -> (Collector, Arc<Mutex<Vec<Option<String>>>>) {
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = log.clone();
         let start = Start {
             families: Families::BOTH,
-            interval: Duration::from_millis(20),
+            interval,
             filter: None,
         };
         let c = Collector::spawn(
@@ -263,6 +263,12 @@ mod tests {
             start,
         )
         .unwrap();
+        (c, log)
+    }
+
+    #[test]
+    fn refreshes_at_once_then_every_interval_and_pauses() {
+        let (c, log) = spawn_fake(Duration::from_millis(20));
         let first = next(&c);
         assert_eq!((first.generation, first.epoch), (1, 0));
         assert!(first.outcome.is_ok());
@@ -287,20 +293,7 @@ mod tests {
 
     #[test]
     fn a_filter_change_refreshes_at_once_under_its_epoch() {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let shared = log.clone();
-        let start = Start {
-            families: Families::BOTH,
-            interval: Duration::from_secs(3600),
-            filter: None,
-        };
-        let c = Collector::spawn(
-            move || Fake {
-                log: shared.clone(),
-            },
-            start,
-        )
-        .unwrap();
+        let (c, log) = spawn_fake(Duration::from_secs(3600));
         assert_eq!(next(&c).epoch, 0);
         assert!(c.send(Command::Pause(true)));
         assert!(c.send(Command::SetFilter {
