@@ -22,8 +22,8 @@ use clap::Parser;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
 use portradar::collect::{ALL_STATES, Collector, Families};
 use portradar::filter::{Filter, KernelFilter};
-use portradar::refresh::Refresher;
-use portradar::ui::{App, Config, Report, draw};
+use portradar::refresh::{Refresher, Report};
+use portradar::ui::{App, Config, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::collections::BTreeMap;
@@ -91,8 +91,8 @@ fn sample(key: &str, value: impl std::fmt::Display) {
 fn round(cli: &RoundArgs) -> Result<()> {
     portradar::collect::netns::enter(&cli.netns)?;
     let dst = Filter::parse(&format!("dst {}", cli.dst))?;
-    let mut full = Refresher::new(Some(cli.netns.clone()));
-    let mut filtered = Refresher::new(Some(cli.netns.clone()));
+    let mut full = Refresher::new(Some(cli.netns.clone()), Families::BOTH, None);
+    let mut filtered = Refresher::new(Some(cli.netns.clone()), Families::BOTH, Some(dst));
     let mut collector = Collector::open();
     let mut floor = Floor::open()?;
     let all = KernelFilter {
@@ -110,13 +110,13 @@ fn round(cli: &RoundArgs) -> Result<()> {
 
     // Warm-up: the first refresh of a process sizes its buffers and reads the bind side, the second
     // fills the history; later ones reuse both, as the dashboard's do.
-    let cold = time(|| full.refresh(Families::BOTH, None).map(drop))?;
-    full.refresh(Families::BOTH, None)?;
+    let cold = time(|| full.refresh().map(drop))?;
+    full.refresh()?;
     sample("refresher_rss", vm_hwm_kib()?);
     sample("cold", cold.as_secs_f64());
     collector.dump_kernel(Families::BOTH, &all, &mut records)?;
     for _ in 0..BACK_TO_BACK {
-        let took = time(|| full.refresh(Families::BOTH, None).map(drop))?;
+        let took = time(|| full.refresh().map(drop))?;
         sample("refresh", took.as_secs_f64());
     }
 
@@ -124,7 +124,7 @@ fn round(cli: &RoundArgs) -> Result<()> {
     sample("ss", ss.as_secs_f64());
     // Seconds after the warm-up: on a large table this one reads the bind side again.
     let start = Instant::now();
-    let snapshot = full.refresh(Families::BOTH, None)?;
+    let snapshot = full.refresh()?;
     sample("refresh_late", start.elapsed().as_secs_f64());
     let parse = time(|| {
         records.clear();
@@ -137,9 +137,9 @@ fn round(cli: &RoundArgs) -> Result<()> {
     sample("one_walk_12", one_walk.as_secs_f64());
     let ss_dst = time(|| run(Command::new("ss").args(["-tan", "dst", &cli.dst])))?;
     sample("ss_dst", ss_dst.as_secs_f64());
-    filtered.refresh(Families::BOTH, Some(&dst))?;
+    filtered.refresh()?;
     for _ in 0..BACK_TO_BACK {
-        let took = time(|| filtered.refresh(Families::BOTH, Some(&dst)).map(drop))?;
+        let took = time(|| filtered.refresh().map(drop))?;
         sample("refresh_dst", took.as_secs_f64());
     }
     frames(snapshot)?;
@@ -165,6 +165,7 @@ fn frames(snapshot: portradar::model::Snapshot) -> Result<()> {
         epoch: 0,
         took: Duration::ZERO,
         outcome: Ok(Arc::new(snapshot)),
+        sockets: None,
     };
     let start = Instant::now();
     ensure!(app.on_report(report), "the dashboard ignored the snapshot");

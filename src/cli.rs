@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print one snapshot of the socket table and exit.
+    /// Print one snapshot of the socket table and exit, or one every MS with --watch.
     Snapshot(SnapshotArgs),
     /// Reproduce the port-choice experiment: watch which local ports connect() picks.
     Probe(ProbeArgs),
@@ -86,6 +86,15 @@ pub struct SnapshotArgs {
     /// Add the list of sockets to JSON output.
     #[arg(long)]
     pub sockets: bool,
+    /// Refresh every MS milliseconds and print each snapshot (JSON: one object per line), so rates
+    /// and forecasts are filled in; runs until --count refreshes, SIGINT/SIGTERM or a closed pipe.
+    #[arg(long, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub watch: Option<u64>,
+    /// Stop after N refreshes (with --watch).
+    #[arg(long, value_name = "N", requires = "watch",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
     /// Filter expression (ss style).
     #[arg(value_name = "FILTER", trailing_var_arg = true)]
     pub filter: Vec<String>,

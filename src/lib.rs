@@ -8,7 +8,7 @@ pub mod filter;
 pub mod model;
 pub mod output;
 pub mod pointer;
-pub mod portset;
+mod portset;
 pub mod probe;
 pub mod refresh;
 pub mod settings;

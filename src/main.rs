@@ -2,14 +2,12 @@
 //! over to the dashboard, `snapshot` or `probe`. Errors print as one line; usage errors exit with 2.
 
 mod cli;
+mod cmd;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use cli::{Cli, Command, Global, SnapshotArgs};
+use cli::{Cli, Command, Global};
 use portradar::filter::Filter;
-use portradar::output;
-use portradar::refresh::Refresher;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// A mistake in what the user asked for (exit status 2), as opposed to a failure while doing it (1).
@@ -43,7 +41,8 @@ fn run(cli: Cli) -> Result<()> {
         }),
         Some(Command::Snapshot(args)) => {
             enter_netns(&cli.global)?;
-            snapshot(&cli.global, &args)
+            let filter = parse_filter(&args.filter)?;
+            cmd::snapshot::run(&cli.global, &args, filter)
         }
         None => {
             enter_netns(&cli.global)?;
@@ -71,28 +70,6 @@ fn parse_filter(words: &[String]) -> Result<Option<Filter>> {
     Filter::parse(&words.join(" "))
         .map(Some)
         .map_err(|e| UsageError(e.to_string()).into())
-}
-
-fn snapshot(global: &Global, args: &SnapshotArgs) -> Result<()> {
-    let filter = parse_filter(&args.filter)?;
-    let mut refresher = Refresher::new(global.netns.clone());
-    let snap = refresher
-        .refresh(global.families(), filter.as_ref())
-        .context("reading the socket table")?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let written = match args.format {
-        cli::Format::Table => out.write_all(output::table::render(&snap).as_bytes()),
-        cli::Format::Summary => out.write_all(output::summary::render(&snap).as_bytes()),
-        cli::Format::Json => {
-            let sockets = args.sockets.then(|| refresher.records());
-            output::json::write(&snap, sockets, &mut out)
-        }
-    };
-    match written.and_then(|_| out.flush()) {
-        // A closed pipe (`| head`) is the reader's choice, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("writing the snapshot"),
-    }
 }
 
 fn dashboard(global: &Global, filter: Option<Filter>) -> Result<()> {

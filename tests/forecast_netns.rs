@@ -63,7 +63,7 @@ fn forecast_after(refresher: &mut Refresher, warmup: Duration) -> (Forecast, Ins
     let mut last: Option<(Forecast, Instant)> = None;
     while Instant::now() < until || last.is_none() {
         std::thread::sleep(Duration::from_millis(500));
-        let snap: Snapshot = refresher.refresh(Families::BOTH, None).expect("refresh");
+        let snap: Snapshot = refresher.refresh().expect("refresh");
         let at = Instant::now();
         last = snap
             .destinations
@@ -90,7 +90,7 @@ fn scenario(
         std::thread::scope(|s| {
             s.spawn(|| serve(listener, &stop));
             let failed = s.spawn(|| workload(rate, &stop));
-            let mut refresher = Refresher::new(Some(ns.name.clone()));
+            let mut refresher = Refresher::new(Some(ns.name.clone()), Families::BOTH, None);
             let (forecast, at) = forecast_after(&mut refresher, warmup);
             let deadline = Instant::now() + run;
             while !failed.is_finished() && Instant::now() < deadline {

@@ -11,9 +11,10 @@ use crossterm::event::{KeyCode, KeyEvent};
 use portradar::collect::Source;
 use portradar::filter::Filter;
 use portradar::model::{History, Input, Meta, PortUse, Snapshot, build};
+use portradar::refresh::{Command, Report};
 use portradar::settings::KernelSettings;
 use portradar::socket::{Endpoint, SockRecord, TcpState, TimerKind};
-use portradar::ui::{App, Command, Config, Dial, Needle, Reaction, Report, Theme, draw};
+use portradar::ui::{App, Config, Dial, Needle, Reaction, Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -322,6 +323,7 @@ fn report(snapshot: Snapshot, generation: u64, epoch: u64) -> Report {
         epoch,
         took: Duration::from_millis(12),
         outcome: Ok(Arc::new(snapshot)),
+        sockets: None,
     }
 }
 
@@ -776,6 +778,7 @@ fn failed_refresh_keeps_the_last_snapshot() {
         epoch: 0,
         took: Duration::from_millis(1500),
         outcome: Err("netlink: Operation not permitted (os error 1)".into()),
+        sockets: None,
     };
     assert!(app.on_report(failure));
     let screen = text(&render(&app, 160, 48));

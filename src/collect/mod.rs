@@ -23,7 +23,6 @@ use netlink::Dumper;
 use serde::Serialize;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Once;
 
 /// Kernel state mask with every TCP state, ESTABLISHED (1) to BOUND_INACTIVE (13).
 pub const ALL_STATES: u32 = ((1 << 14) - 1) & !1;
@@ -80,9 +79,41 @@ impl Families {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Query {
     pub families: Families,
-    pub filter: Option<Filter>,
+    pub filter: Option<DumpFilter>,
     /// The ephemeral port range (`ip_local_port_range`): explicit binds are reported inside it.
     pub port_range: PortRange,
+}
+
+/// A filter ready for dumps: the parsed filter and its kernel part (state mask and bytecode), compiled
+/// once when the filter is set rather than on every dump.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DumpFilter {
+    filter: Filter,
+    kernel: KernelFilter,
+}
+
+impl DumpFilter {
+    /// Compiles `filter`'s kernel part.
+    pub fn new(filter: Filter) -> DumpFilter {
+        DumpFilter {
+            kernel: filter.kernel(),
+            filter,
+        }
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// What the kernel is asked to filter ([`Filter::kernel`]), as compiled.
+    pub fn kernel(&self) -> &KernelFilter {
+        &self.kernel
+    }
+
+    /// User-space evaluation on one record ([`Filter::matches`]).
+    pub fn matches(&self, record: &SockRecord) -> bool {
+        self.filter.matches(record)
+    }
 }
 
 /// One dump of the socket table. Reused between refreshes so big buffers are not re-allocated.
@@ -245,7 +276,8 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// Opens the netlink socket, or falls back to procfs (saying so once on stderr) when it cannot.
+    /// Opens the netlink socket, or falls back to procfs when it cannot ([`Collector::fallback_reason`]
+    /// says why).
     /// Call it after `netns::enter`: the socket belongs to the namespace it is opened in.
     pub fn open() -> Collector {
         match Dumper::open() {
@@ -354,12 +386,9 @@ impl Collector {
         result
     }
 
-    /// Gives netlink up for good, saying so once per process on stderr.
+    /// Gives netlink up for good. The reason is kept for the user (the dashboard's header, a
+    /// snapshot's notice on stderr): printing it here would land under the dashboard's screen.
     fn fall_back(&mut self, reason: &CollectError) {
-        static NOTICE: Once = Once::new();
-        NOTICE.call_once(|| {
-            eprintln!("portradar: sock_diag netlink unavailable ({reason}); reading /proc/net/tcp and /proc/net/tcp6 instead");
-        });
         self.netlink = None;
         self.fallback_reason = Some(reason.to_string());
     }

@@ -45,6 +45,8 @@ pub struct Input<'a> {
 pub struct Meta {
     pub taken_at: SystemTime,
     pub source: Source,
+    /// Why sock_diag netlink was refused, when procfs is read in its place.
+    pub fallback: Option<String>,
     pub netns: Option<String>,
     /// The filter the table was dumped with, as the user wrote it.
     pub filter: Option<String>,
@@ -59,6 +61,7 @@ impl Meta {
         Meta {
             taken_at,
             source,
+            fallback: None,
             netns: None,
             filter: None,
             bind_side_read_at: None,

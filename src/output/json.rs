@@ -135,10 +135,21 @@ impl Serialize for Sockets<'_> {
     }
 }
 
-/// Writes the snapshot as pretty-printed JSON, with the socket list when `sockets` is given.
+/// How a JSON document is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Indented, for people.
+    Pretty,
+    /// On one line, for a stream of documents (`snapshot --watch`).
+    Line,
+}
+
+/// Writes the snapshot as JSON laid out as asked, then a newline, with the socket list when
+/// `sockets` is given.
 pub fn write(
     snap: &Snapshot,
     sockets: Option<&[SockRecord]>,
+    layout: Layout,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
     let doc = Document {
@@ -170,6 +181,9 @@ pub fn write(
         },
         sockets: sockets.map(Sockets),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    match layout {
+        Layout::Pretty => serde_json::to_writer_pretty(&mut *out, &doc)?,
+        Layout::Line => serde_json::to_writer(&mut *out, &doc)?,
+    }
     out.write_all(b"\n")
 }

@@ -1,8 +1,7 @@
 //! The dashboard's state and what keys and reports do to it. Pure: no terminal, no thread. The UI
-//! loop feeds it key events and collector reports, sends the commands it returns to the collector,
-//! and redraws when told to.
+//! loop feeds it key events and refresh reports, sends the commands it returns to the refresh
+//! worker, and redraws when told to.
 
-use super::collector::{Command, Report};
 use super::cursor::{Cursor, Move};
 use super::keys::{self, Action};
 use super::panels::Panel;
@@ -12,6 +11,7 @@ use super::sort::SortKey;
 use super::theme::{NEEDLES, Theme};
 use crate::filter::Filter;
 use crate::model::{Destination, Snapshot};
+use crate::refresh::{Command, Report};
 use crate::socket::Endpoint;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub enum Reaction {
     /// Nothing changed.
     Ignored,
     Redraw,
-    /// Send this to the collector, then redraw.
+    /// Send this to the refresh worker, then redraw.
     Send(Command),
     Quit,
 }
@@ -156,7 +156,7 @@ impl App {
         view.snapshot.destinations.get(index as usize)
     }
 
-    /// Takes a collector report: a new snapshot replaces the one on screen unless it is stale or the
+    /// Takes a refresh report: a new snapshot replaces the one on screen unless it is stale or the
     /// display is frozen; a failure is shown while the last good snapshot stays. Returns whether to
     /// redraw.
     pub fn on_report(&mut self, report: Report) -> bool {

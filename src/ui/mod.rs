@@ -1,13 +1,13 @@
 //! The live dashboard (`portradar` with no subcommand): the port range as a radar dial, the
 //! destinations eating ports, local ports reused across 4-tuples and TIME_WAIT draining.
 //!
-//! Two threads: the collector ([`collector`]) dumps and aggregates every interval and hands
-//! immutable snapshots over; the UI thread polls keys with a short timeout, takes snapshots as they
-//! come and redraws only after a key, a resize or a new snapshot. [`App`] holds the state and
+//! Two threads: the refresh worker ([`crate::refresh::worker`]) dumps and aggregates every interval
+//! and hands immutable snapshots over; the UI thread polls keys with a short timeout, takes
+//! snapshots as they come and redraws only after a key, a resize or a new snapshot. This module only
+//! draws and handles keys. [`App`] holds the state and
 //! [`draw`] renders it; both are pure, so tests drive them with ratatui's `TestBackend`.
 
 mod app;
-mod collector;
 mod cursor;
 mod dial;
 mod format;
@@ -26,8 +26,6 @@ mod terminal;
 mod theme;
 
 pub use app::{App, Config, Reaction};
-pub use collector::{Command, Report};
-pub use dial::geometry::DialGeometry;
 pub use dial::{Dial, Needle};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use render::draw;
@@ -35,8 +33,7 @@ pub use theme::Theme;
 
 use crate::collect::Families;
 use crate::filter::Filter;
-use crate::refresh::Refresher;
-use collector::{Collector, Start};
+use crate::refresh::{Refresher, Start, Worker};
 use crossterm::event::{self, Event};
 use std::io::IsTerminal;
 use std::sync::mpsc::TryRecvError;
@@ -62,8 +59,8 @@ pub enum UiError {
     NotATerminal,
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
-    #[error("the collector thread stopped")]
-    CollectorStopped,
+    #[error("the refresh thread stopped")]
+    WorkerStopped,
 }
 
 /// How long the UI waits for a key before it looks for a new snapshot.
@@ -76,14 +73,12 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let stop = signals::Stop::register().map_err(UiError::from)?;
     let interval = Duration::from_millis(options.interval_ms);
-    let netns = options.netns.clone();
+    let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
     let start = Start {
-        families: options.families,
         interval,
-        filter: options.filter.clone(),
+        sockets: false,
     };
-    let collector =
-        Collector::spawn(move || Refresher::new(netns.clone()), start).map_err(UiError::from)?;
+    let worker = Worker::spawn(refresher, start).map_err(UiError::from)?;
     let mut app = App::new(Config {
         host: hostname(),
         interval,
@@ -91,7 +86,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         filter: options.filter,
     });
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
-    event_loop(&mut session, &mut app, &collector, &stop)?;
+    event_loop(&mut session, &mut app, &worker, &stop)?;
     Ok(())
 }
 
@@ -104,7 +99,7 @@ fn hostname() -> String {
 fn event_loop(
     session: &mut terminal::Session,
     app: &mut App,
-    collector: &Collector,
+    worker: &Worker,
     stop: &signals::Stop,
 ) -> Result<(), UiError> {
     let mut dirty = true;
@@ -124,8 +119,8 @@ fn event_loop(
                 Event::Key(key) => match app.on_key(key) {
                     Reaction::Quit => return Ok(()),
                     Reaction::Send(command) => {
-                        // A stopped collector shows up below as a closed channel.
-                        collector.send(command);
+                        // A stopped worker shows up below as a closed channel.
+                        worker.send(command);
                         dirty = true;
                     }
                     Reaction::Redraw => dirty = true,
@@ -136,10 +131,10 @@ fn event_loop(
             }
         }
         loop {
-            match collector.try_recv() {
+            match worker.try_recv() {
                 Ok(report) => dirty |= app.on_report(report),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return Err(UiError::CollectorStopped),
+                Err(TryRecvError::Disconnected) => return Err(UiError::WorkerStopped),
             }
         }
     }

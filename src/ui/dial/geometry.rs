@@ -72,7 +72,9 @@ impl DialGeometry {
         )
     }
 
-    /// The port whose slice holds `angle`; `None` in the gap at the top.
+    /// The port whose slice holds `angle`; `None` in the gap at the top. The tests' inverse of
+    /// [`DialGeometry::angle_of`].
+    #[cfg(test)]
     pub fn port_at(&self, angle: f64) -> Option<u16> {
         let offset = ((angle - START) / self.slice()).floor();
         (0.0..f64::from(self.size))
@@ -80,7 +82,9 @@ impl DialGeometry {
             .then(|| (u32::from(self.low) + offset as u32) as u16)
     }
 
-    /// The arc holding `port` (clamped to the range).
+    /// The arc holding `port` (clamped to the range). The tests' inverse of
+    /// [`DialGeometry::arc_offsets`].
+    #[cfg(test)]
     pub fn arc_of(&self, port: u16) -> u32 {
         (u64::from(self.offset(port)) * u64::from(self.arcs) / u64::from(self.size)) as u32
     }

@@ -1,11 +1,12 @@
 //! The header: host, kernel, netns, source, port range and size, reserved ports, filter, refresh
-//! interval and live/frozen on top; totals by state; then problems (a failed or slow refresh).
+//! interval and live/frozen on top; totals by state; then problems (a failed or slow refresh, why
+//! netlink was given up for procfs).
 //! Items are packed into as few lines as the width allows and never split.
 
 use crate::collect::Source;
 use crate::model::Snapshot;
+use crate::refresh::effective_interval;
 use crate::ui::app::App;
-use crate::ui::collector::effective_interval;
 use crate::ui::format::{interval, state_short, thousands};
 use crate::ui::pack::{Item, pack};
 use ratatui::text::{Line, Span};
@@ -123,6 +124,12 @@ fn status_items(app: &App) -> Vec<Item> {
                 "refresh took {} ms{stretched}",
                 thousands(took.as_millis() as u64)
             ),
+            theme.warning(),
+        ));
+    }
+    if let Some(reason) = app.snapshot().and_then(|s| s.meta.fallback.as_deref()) {
+        items.push(Item::styled(
+            format!("netlink refused: {reason}; reading /proc/net/tcp and tcp6"),
             theme.warning(),
         ));
     }

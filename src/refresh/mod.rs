@@ -1,0 +1,83 @@
+//! The refresh engine: read the kernel's settings, dump the socket table and aggregate it into a
+//! [`Snapshot`]. [`Refresher`] does one refresh at a time (a one-shot `portradar snapshot`, benches);
+//! [`worker`] runs refreshes on a thread of their own every interval and reports each one, and every
+//! live mode drives it: the dashboard and `snapshot --watch`.
+
+pub mod worker;
+
+pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
+
+use crate::collect::{CollectError, Collector, DumpFilter, Families, Query, Table, sysctl};
+use crate::filter::Filter;
+use crate::model::{self, History, Input, Meta, Snapshot};
+use crate::settings::PortRange;
+use crate::socket::SockRecord;
+use std::time::SystemTime;
+
+/// Keeps the collector, its reusable table, the query (with its filter compiled) and the history
+/// between refreshes.
+pub struct Refresher {
+    collector: Collector,
+    table: Table,
+    history: History,
+    query: Query,
+    netns: Option<String>,
+}
+
+impl Refresher {
+    /// Opens the collector in the current network namespace; `netns` only labels the snapshots
+    /// (the caller has already entered it).
+    pub fn new(netns: Option<String>, families: Families, filter: Option<Filter>) -> Refresher {
+        Refresher {
+            collector: Collector::open(),
+            table: Table::new(),
+            history: History::default(),
+            query: Query {
+                families,
+                filter: filter.map(DumpFilter::new),
+                // Read again before every dump.
+                port_range: PortRange { low: 0, high: 0 },
+            },
+            netns,
+        }
+    }
+
+    /// Dumps with `filter` from now on: compiles it once, and starts a fresh history (rates and
+    /// allocations under one filter say nothing about another). The netlink socket stays open.
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.query.filter = filter.map(DumpFilter::new);
+        self.history = History::default();
+    }
+
+    /// The sockets of the last refresh.
+    pub fn records(&self) -> &[SockRecord] {
+        &self.table.records
+    }
+
+    /// Reads the settings, dumps the table and aggregates it.
+    pub fn refresh(&mut self) -> Result<Snapshot, CollectError> {
+        let taken_at = SystemTime::now();
+        let settings = sysctl::read_settings()?;
+        self.query.port_range = settings.port_range;
+        self.collector.collect(&self.query, &mut self.table)?;
+        let input = Input {
+            records: &self.table.records,
+            listen_ports: &self.table.listen_ports,
+            explicit_bind_ports: &self.table.explicit_bind_ports,
+            settings: &settings,
+        };
+        let meta = Meta {
+            taken_at,
+            source: self.table.source,
+            fallback: self.collector.fallback_reason().map(str::to_string),
+            netns: self.netns.clone(),
+            filter: self
+                .query
+                .filter
+                .as_ref()
+                .map(|f| f.filter().text().to_string()),
+            bind_side_read_at: self.table.bind_side_read_at,
+        };
+        Ok(model::build(&input, meta, &mut self.history))
+    }
+}
