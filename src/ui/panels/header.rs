@@ -170,3 +170,47 @@ pub fn lines(app: &App, width: u16, max: usize) -> Vec<Line<'static>> {
     out.truncate(max);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::Source;
+    use crate::model::testkit;
+    use crate::refresh::Report;
+    use crate::settings::KernelSettings;
+    use crate::ui::app::Config;
+    use std::sync::Arc;
+
+    #[test]
+    fn the_header_says_why_netlink_was_given_up() {
+        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
+        snap.meta.source = Source::Procfs;
+        snap.meta.fallback = Some("cannot open a NETLINK_SOCK_DIAG socket: denied".into());
+        let mut app = App::new(Config {
+            host: "h".into(),
+            interval: Duration::from_secs(1),
+            no_color: true,
+            filter: None,
+        });
+        let text = |app: &App| -> String {
+            let lines = lines(app, 200, 8);
+            lines.iter().map(|l| format!("{l}\n")).collect()
+        };
+        assert!(!text(&app).contains("netlink refused:"));
+        assert!(app.on_report(Report {
+            generation: 1,
+            epoch: 0,
+            took: Duration::ZERO,
+            outcome: Ok(Arc::new(snap)),
+            sockets: None,
+        }));
+        assert!(
+            text(&app).contains(
+                "netlink refused: cannot open a NETLINK_SOCK_DIAG socket: denied; \
+                 reading /proc/net/tcp and tcp6"
+            ),
+            "{}",
+            text(&app)
+        );
+    }
+}
