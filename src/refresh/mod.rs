@@ -81,3 +81,32 @@ impl Refresher {
         Ok(model::build(&input, meta, &mut self.history))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::TcpState;
+
+    #[test]
+    fn a_filter_change_starts_a_fresh_history_and_filters_the_next_dump() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut r = Refresher::new(None, Families::BOTH, None);
+        assert_eq!(
+            r.refresh().unwrap().elapsed_s,
+            None,
+            "nothing to compare with yet"
+        );
+        assert!(r.refresh().unwrap().elapsed_s.is_some());
+        r.set_filter(Some(Filter::parse("state listen").unwrap()));
+        let snap = r.refresh().unwrap();
+        assert_eq!(snap.elapsed_s, None, "rates start over under a new filter");
+        assert_eq!(snap.meta.filter.as_deref(), Some("state listen"));
+        assert!(r.records().iter().all(|s| s.state == TcpState::Listen));
+        assert!(r.records().iter().any(|s| s.local.port == port));
+        assert!(r.refresh().unwrap().elapsed_s.is_some());
+        r.set_filter(None);
+        let snap = r.refresh().unwrap();
+        assert_eq!((snap.elapsed_s, snap.meta.filter), (None, None));
+    }
+}
