@@ -304,18 +304,25 @@ mod tests {
         assert!(first.sockets.is_none(), "sockets only when asked for");
         assert_eq!(next(&w).generation, 2);
         assert!(w.send(Command::Pause(true)));
-        // At most one refresh was already under way.
-        thread::sleep(Duration::from_millis(100));
-        let before = refreshes(&log);
-        thread::sleep(Duration::from_millis(100));
-        assert_eq!(refreshes(&log), before, "paused: no refresh");
+        // Commands are handled in order: the filter change after the pause refreshes once, and
+        // from its report on the worker is paused.
+        assert!(w.send(Command::SetFilter {
+            filter: None,
+            epoch: 1
+        }));
+        while next(&w).epoch != 1 {}
+        let paused_at = refreshes(&log);
+        assert!(
+            w.recv_timeout(Duration::from_millis(200)).is_err(),
+            "paused: no refresh in ten intervals"
+        );
+        assert_eq!(refreshes(&log), paused_at);
         assert!(w.send(Command::SetInterval(Duration::from_secs(3600))));
-        while w.try_recv().is_ok() {}
         assert!(w.send(Command::Pause(false)));
         let resumed = next(&w);
-        assert_eq!(resumed.epoch, 0);
+        assert_eq!(resumed.epoch, 1);
         assert!(
-            w.recv_timeout(Duration::from_millis(100)).is_err(),
+            w.recv_timeout(Duration::from_millis(200)).is_err(),
             "the long interval holds the next refresh back"
         );
     }
