@@ -12,7 +12,7 @@ use portradar::collect::Source;
 use portradar::filter::Filter;
 use portradar::model::{History, Input, Meta, PortUse, Snapshot, build};
 use portradar::settings::KernelSettings;
-use portradar::socket::{Endpoint, SockRecord, TcpState, TimerKind};
+use portradar::socket::{BoundDev, Endpoint, SockRecord, TcpState, TimerKind};
 use portradar::ui::{App, Command, Config, Dial, Needle, Reaction, Report, Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -52,6 +52,7 @@ fn sock(
         // TIME_WAIT sockets have no inode.
         inode: if time_wait { 0 } else { inode },
         cookie: u64::from(inode),
+        dev: BoundDev::NONE,
     }
 }
 
