@@ -137,3 +137,20 @@ fn explicit_bind_filter(range: PortRange) -> KernelFilter {
     );
     Filter::and(!Filter::autobound(), in_range).kernel()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_bind_filter_is_the_ss_expression() {
+        let range = PortRange {
+            low: 32768,
+            high: 60999,
+        };
+        let typed = Filter::parse("not autobound and sport >= 32768 and sport <= 60999").unwrap();
+        let built = explicit_bind_filter(range);
+        assert_eq!(built, typed.kernel());
+        assert!(built.exact && !built.bytecode.is_empty());
+    }
+}

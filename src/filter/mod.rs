@@ -8,8 +8,8 @@
 //!   one string (the trailing command-line words joined by spaces, or what the user typed at the `/`
 //!   prompt) into an [`Expr`], or a one-line [`FilterError`] naming the word at fault. Service, host
 //!   and interface names are looked up then, once (`names.rs`). Code that builds a filter itself uses
-//!   the constructors ([`Filter::dst`], [`Filter::and`], `!` for `not`, ...), which keep a text that parses back to
-//!   the same filter.
+//!   the constructors ([`Filter::dst`], [`Filter::and`], `!` for `not`, ...), which keep a text that
+//!   parses back to the same filter.
 //! - [`Filter::matches`] (`eval.rs`) evaluates it in user space on a [`SockRecord`]: the procfs fallback,
 //!   recordings, and refining a kernel dump the kernel could not filter exactly.
 //! - [`Filter::kernel`] (`eval.rs` for the state mask, `bytecode.rs` for the rest) gives what the kernel
@@ -94,7 +94,8 @@ pub enum Cond {
     /// `dport OP PORT` / `sport OP PORT`.
     Port { side: Side, op: PortOp, port: u16 },
     /// `dev IFACE`: the socket is bound to this interface (0: to none). See [`BoundDev`] for what a
-    /// record keeps of it.
+    /// record keeps of it; `/proc/net/tcp` does not show it, so under the procfs fallback no socket
+    /// is bound to a device.
     ///
     /// [`BoundDev`]: crate::socket::BoundDev
     Dev { ifindex: u32 },
