@@ -7,9 +7,9 @@ use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
 
-/// Kernel TCP states, numbered as in `include/net/tcp_states.h`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// Kernel TCP states, numbered as in `include/net/tcp_states.h`. Every name a state has lives in
+/// [`STATE_NAMES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum TcpState {
     Established = 1,
@@ -26,6 +26,51 @@ pub enum TcpState {
     NewSynRecv = 12,
     BoundInactive = 13,
 }
+
+/// The names of one state.
+pub struct StateNames {
+    /// The kernel's name, as in JSON output and tables: `TIME_WAIT`.
+    pub kernel: &'static str,
+    /// The word the filter's `state` takes, lower case with dashes, as `ss` spells it: `time-wait`.
+    pub word: &'static str,
+    /// The short name `ss` prints in its State column: `TIME-WAIT`, `ESTAB`, `UNCONN`.
+    pub short: &'static str,
+    /// Other spellings users type (`listening`, `closed`).
+    pub aliases: &'static [&'static str],
+}
+
+/// Every name of every state, in kernel order (index = state number - 1): the one table the parser,
+/// the output and the dashboard read.
+pub const STATE_NAMES: [StateNames; 13] = {
+    const fn n(
+        kernel: &'static str,
+        word: &'static str,
+        short: &'static str,
+        aliases: &'static [&'static str],
+    ) -> StateNames {
+        StateNames {
+            kernel,
+            word,
+            short,
+            aliases,
+        }
+    }
+    [
+        n("ESTABLISHED", "established", "ESTAB", &[]),
+        n("SYN_SENT", "syn-sent", "SYN-SENT", &[]),
+        n("SYN_RECV", "syn-recv", "SYN-RECV", &["syn-rcv"]),
+        n("FIN_WAIT1", "fin-wait-1", "FIN-WAIT-1", &[]),
+        n("FIN_WAIT2", "fin-wait-2", "FIN-WAIT-2", &[]),
+        n("TIME_WAIT", "time-wait", "TIME-WAIT", &[]),
+        n("CLOSE", "close", "UNCONN", &["closed", "unconnected"]),
+        n("CLOSE_WAIT", "close-wait", "CLOSE-WAIT", &[]),
+        n("LAST_ACK", "last-ack", "LAST-ACK", &[]),
+        n("LISTEN", "listen", "LISTEN", &["listening"]),
+        n("CLOSING", "closing", "CLOSING", &[]),
+        n("NEW_SYN_RECV", "new-syn-recv", "NEW-SYN-RECV", &[]),
+        n("BOUND_INACTIVE", "bound-inactive", "BOUND-INACTIVE", &[]),
+    ]
+};
 
 impl TcpState {
     /// Every state, in kernel order.
@@ -60,50 +105,43 @@ impl TcpState {
         1 << (self as u32)
     }
 
-    /// The upper-case kernel name, as in JSON output: `TIME_WAIT`.
-    pub fn name(self) -> &'static str {
-        match self {
-            TcpState::Established => "ESTABLISHED",
-            TcpState::SynSent => "SYN_SENT",
-            TcpState::SynRecv => "SYN_RECV",
-            TcpState::FinWait1 => "FIN_WAIT1",
-            TcpState::FinWait2 => "FIN_WAIT2",
-            TcpState::TimeWait => "TIME_WAIT",
-            TcpState::Close => "CLOSE",
-            TcpState::CloseWait => "CLOSE_WAIT",
-            TcpState::LastAck => "LAST_ACK",
-            TcpState::Listen => "LISTEN",
-            TcpState::Closing => "CLOSING",
-            TcpState::NewSynRecv => "NEW_SYN_RECV",
-            TcpState::BoundInactive => "BOUND_INACTIVE",
-        }
+    /// Every name of this state.
+    pub fn names(self) -> &'static StateNames {
+        &STATE_NAMES[usize::from(self.kernel_number()) - 1]
     }
 
-    /// Parses a state name as a user types it: kernel names in any case, with `-` or `_`
-    /// (`time-wait`, `TIME_WAIT`), and the names `ss` uses (`fin-wait-1`, `closed`, `listening`).
+    /// The upper-case kernel name, as in JSON output: `TIME_WAIT`.
+    pub fn name(self) -> &'static str {
+        self.names().kernel
+    }
+
+    /// The filter's word for the state: `time-wait`.
+    pub fn word(self) -> &'static str {
+        self.names().word
+    }
+
+    /// The short name `ss` prints: `TIME-WAIT`, `ESTAB`.
+    pub fn short_name(self) -> &'static str {
+        self.names().short
+    }
+
+    /// Parses a state name as a user types it: any name in [`STATE_NAMES`], in any case, with `-`, `_`
+    /// or neither (`time-wait`, `TIME_WAIT`, `fin-wait-1`, `estab`, `listening`).
     pub fn parse(name: &str) -> Option<TcpState> {
-        let norm: String = name
-            .chars()
-            .filter(|c| *c != '-' && *c != '_')
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
-        let state = match norm.as_str() {
-            "ESTABLISHED" | "ESTAB" => TcpState::Established,
-            "SYNSENT" => TcpState::SynSent,
-            "SYNRECV" => TcpState::SynRecv,
-            "FINWAIT1" => TcpState::FinWait1,
-            "FINWAIT2" => TcpState::FinWait2,
-            "TIMEWAIT" => TcpState::TimeWait,
-            "CLOSE" | "CLOSED" => TcpState::Close,
-            "CLOSEWAIT" => TcpState::CloseWait,
-            "LASTACK" => TcpState::LastAck,
-            "LISTEN" | "LISTENING" => TcpState::Listen,
-            "CLOSING" => TcpState::Closing,
-            "NEWSYNRECV" => TcpState::NewSynRecv,
-            "BOUNDINACTIVE" => TcpState::BoundInactive,
-            _ => return None,
+        let key = |text: &str| -> String {
+            text.chars()
+                .filter(|c| *c != '-' && *c != '_')
+                .map(|c| c.to_ascii_uppercase())
+                .collect()
         };
-        Some(state)
+        let wanted = key(name);
+        TcpState::ALL.into_iter().find(|s| {
+            let n = s.names();
+            [n.kernel, n.word, n.short]
+                .iter()
+                .chain(n.aliases)
+                .any(|candidate| key(candidate) == wanted)
+        })
     }
 
     /// True for the states that hold a connection's 4-tuple (everything but LISTEN, CLOSE and
@@ -113,6 +151,13 @@ impl TcpState {
             self,
             TcpState::Listen | TcpState::Close | TcpState::BoundInactive
         )
+    }
+}
+
+/// Serializes as the kernel name: `"TIME_WAIT"`.
+impl Serialize for TcpState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -222,6 +267,32 @@ pub struct SockRecord {
     pub uid: u32,
     pub inode: u32,
     pub cookie: u64,
+    /// The device the socket is bound to (`idiag_if`).
+    pub dev: BoundDev,
+}
+
+/// The interface a socket is bound to (SO_BINDTODEVICE, or the scope of a link-local IPv6 address),
+/// kept in one byte so that a [`SockRecord`] stays 64 bytes: 0 for none, the interface index up to
+/// 254, and 255 for any index from 255 up. `dev` filters on such an index are decided exactly by the
+/// kernel's bytecode; in user space every socket on an index from 255 up counts as bound to each of
+/// them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BoundDev(u8);
+
+impl BoundDev {
+    /// Not bound to a device.
+    pub const NONE: BoundDev = BoundDev(0);
+
+    /// From the kernel's `idiag_if`.
+    pub fn from_kernel(ifindex: u32) -> BoundDev {
+        BoundDev(u8::try_from(ifindex).unwrap_or(u8::MAX))
+    }
+
+    /// True when the socket is (or, for indexes from 255 up, may be) bound to interface `ifindex`;
+    /// `ifindex` 0 asks for sockets bound to no device.
+    pub fn is(self, ifindex: u32) -> bool {
+        self == BoundDev::from_kernel(ifindex)
+    }
 }
 
 impl SockRecord {
@@ -237,6 +308,7 @@ impl SockRecord {
             uid: 0,
             inode: 0,
             cookie: 0,
+            dev: BoundDev::NONE,
         }
     }
 
@@ -273,9 +345,41 @@ mod tests {
             Some(TcpState::BoundInactive)
         );
         assert_eq!(TcpState::parse("waiting"), None);
+        assert_eq!(TcpState::parse("ESTAB"), Some(TcpState::Established));
+        assert_eq!(TcpState::parse("UNCONN"), Some(TcpState::Close));
+        assert_eq!(TcpState::parse("syn-rcv"), Some(TcpState::SynRecv));
         for s in TcpState::ALL {
-            assert_eq!(TcpState::parse(s.name()), Some(s));
+            for name in [s.name(), s.word(), s.short_name()] {
+                assert_eq!(TcpState::parse(name), Some(s), "{name}");
+            }
         }
+    }
+
+    #[test]
+    fn state_names_and_json_use_the_one_table() {
+        assert_eq!(TcpState::TimeWait.name(), "TIME_WAIT");
+        assert_eq!(TcpState::TimeWait.word(), "time-wait");
+        assert_eq!(TcpState::TimeWait.short_name(), "TIME-WAIT");
+        assert_eq!(TcpState::FinWait1.word(), "fin-wait-1");
+        assert_eq!(TcpState::Close.short_name(), "UNCONN");
+        for s in TcpState::ALL {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.name())
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_stays_64_bytes_and_keeps_small_device_indexes() {
+        assert_eq!(std::mem::size_of::<SockRecord>(), 64);
+        assert!(BoundDev::from_kernel(0).is(0) && !BoundDev::from_kernel(0).is(1));
+        assert!(BoundDev::from_kernel(254).is(254) && !BoundDev::from_kernel(254).is(255));
+        assert!(
+            BoundDev::from_kernel(300).is(70_000),
+            "large indexes share one value"
+        );
+        assert!(!BoundDev::from_kernel(300).is(2));
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! bytecode from `Filter::kernel`) must equal, or when not `exact` contain, the user-space evaluation
 //! (`Filter::matches`) of an unfiltered dump, equal it after refinement, and both must equal what
 //! `ss -Htan` reports for the same expression. Only the test's own sockets are compared: listeners on
-//! 127.0.2.1-3, [::1] and a dual-stack [::] (whose IPv4 clients appear as IPv4-mapped sockets), on
-//! ports picked at random below the ephemeral range, and the connections to them.
+//! 127.0.2.1-3, [::1] and a dual-stack [::] (whose IPv4 clients appear as IPv4-mapped sockets), one
+//! bound to the device `lo`, one whose full accept queue leaves a client in SYN_SENT, on ports picked
+//! at random below the ephemeral range, one on the port of a service named in `/etc/services`, and
+//! the connections to them.
 //!
-//! Needs netlink sock_diag, IPv6 on loopback and `ss` (iproute2): without them it says why and passes,
-//! except under `CI=true`, where it fails.
+//! Needs netlink sock_diag, IPv6 on loopback, `ss` (iproute2) and `/etc/services` (Debian package
+//! netbase): without them it says why and passes, except under `CI=true`, where it fails.
 
 use portradar::collect::{ALL_STATES, CollectError, Collector, Families, Source};
-use portradar::filter::{Filter, KernelFilter};
+use portradar::filter::{Cond, Expr, Filter, KernelFilter};
 use portradar::socket::{SockRecord, TcpState};
+use socket2::{Domain, Socket, Type};
 use std::collections::BTreeSet;
 use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -52,23 +55,18 @@ fn tuple(r: &SockRecord) -> Tuple {
     }
 }
 
-/// Parses ss's `ADDR:PORT` column: `127.0.0.1:80`, `[::1]:22`, `*:22`, `0.0.0.0:*`.
+/// Parses ss's `ADDR:PORT` column: `127.0.0.1:80`, `[::1]:22`, `*:22`, `0.0.0.0:*`, and
+/// `127.0.0.1%lo:80` for a socket bound to a device.
 fn ss_endpoint(text: &str) -> Option<(String, u16)> {
     let (addr, port) = text.rsplit_once(':')?;
     let port = if port == "*" { 0 } else { port.parse().ok()? };
+    let addr = addr.split_once('%').map_or(addr, |(addr, _device)| addr);
     let addr = addr.trim_start_matches('[').trim_end_matches(']');
     let addr = match addr {
         "*" => "*".to_string(),
         other => ip_text(other.parse().ok()?),
     };
     Some((addr, port))
-}
-
-fn ss_state(text: &str) -> Option<TcpState> {
-    match text {
-        "UNCONN" => Some(TcpState::Close),
-        other => TcpState::parse(other),
-    }
 }
 
 /// The sockets of one `ss -Htan ARGS...` run that touch `ports`.
@@ -91,7 +89,7 @@ fn ss_run(args: &[&str], ports: &[u16]) -> Result<BTreeSet<Tuple>, String> {
         .map(|w| w[1])
         .collect();
     let implied = match named.as_slice() {
-        [one] => ss_state(one),
+        [one] => TcpState::parse(one),
         _ => None,
     };
     let mut set = BTreeSet::new();
@@ -100,7 +98,7 @@ fn ss_run(args: &[&str], ports: &[u16]) -> Result<BTreeSet<Tuple>, String> {
         let state = match implied {
             Some(state) => Some(state),
             None if fields.is_empty() => None,
-            None => ss_state(fields.remove(0)),
+            None => TcpState::parse(fields.remove(0)),
         };
         let parsed = (|| {
             Some(Tuple {
@@ -153,9 +151,76 @@ fn skip(reason: &str) {
 
 /// The test's sockets, kept open for its duration.
 struct Sockets {
-    ports: [u16; 5],
+    /// The listeners' ports: the five of [`listeners`], the one bound to `lo`, the one with a full
+    /// accept queue.
+    ports: [u16; 7],
     _keep: Vec<TcpStream>,
     _listeners: Vec<TcpListener>,
+    _syn_sent: Socket,
+}
+
+/// A listener on the port of a service named in `/etc/services`, and a connection to it.
+struct Service {
+    name: &'static str,
+    port: u16,
+    _listener: TcpListener,
+    _ends: [TcpStream; 2],
+}
+
+/// Services of netbase's `/etc/services` between 1024 and 19999, below the test's port block.
+const SERVICES: [&str; 12] = [
+    "openvpn",
+    "radius",
+    "nfs",
+    "cvspserver",
+    "mysql",
+    "svn",
+    "postgresql",
+    "x11",
+    "http-alt",
+    "amanda",
+    "git",
+    "sieve",
+];
+
+/// The port the filter language gives a service name, if `/etc/services` has it.
+fn service_port(name: &str) -> Option<u16> {
+    match Filter::parse(&format!("sport = :{name}")).ok()?.expr() {
+        Expr::Cond(Cond::Port { port, .. }) => Some(*port),
+        _ => None,
+    }
+}
+
+/// Listens on 127.0.2.1 at the port of a known service that no socket of the host uses, and connects
+/// to it once.
+fn service_listener(collector: &mut Collector) -> io::Result<Option<Service>> {
+    let mut in_use = Vec::new();
+    collector
+        .dump_kernel(Families::BOTH, &everything(), &mut in_use)
+        .map_err(io::Error::other)?;
+    for name in SERVICES {
+        let Some(port) = service_port(name).filter(|p| (1024..20000).contains(p)) else {
+            continue;
+        };
+        if in_use
+            .iter()
+            .any(|r| r.local.port == port || r.remote.port == port)
+        {
+            continue;
+        }
+        let Ok(listener) = TcpListener::bind(SocketAddr::new(v4(1), port)) else {
+            continue;
+        };
+        let client = TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept()?;
+        return Ok(Some(Service {
+            name,
+            port,
+            _listener: listener,
+            _ends: [client, server],
+        }));
+    }
+    Ok(None)
 }
 
 fn v4(last: u8) -> IpAddr {
@@ -170,7 +235,39 @@ fn listeners(base: u16) -> io::Result<Vec<TcpListener>> {
         SocketAddr::new("::1".parse().unwrap(), base + 4),
         SocketAddr::new("::".parse().unwrap(), base + 5),
     ];
-    addrs.iter().map(TcpListener::bind).collect()
+    let mut out: Vec<TcpListener> = addrs
+        .iter()
+        .map(TcpListener::bind)
+        .collect::<Result<_, _>>()?;
+    out.push(listener(
+        SocketAddr::new(v4(1), base + 6),
+        Some(b"lo"),
+        128,
+    )?);
+    out.push(listener(SocketAddr::new(v4(2), base + 7), None, 0)?);
+    Ok(out)
+}
+
+/// A listener bound to `device`, with an accept queue of `backlog`.
+fn listener(addr: SocketAddr, device: Option<&[u8]>, backlog: i32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind_device(device)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+/// A client left in SYN_SENT: the listener's accept queue (backlog 0) holds one connection already,
+/// so the kernel drops this one's SYN, and its retransmissions, for longer than the test runs.
+fn syn_sent(to: SocketAddr) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&to.into()) {
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(socket),
+        Err(e) => Err(e),
+        Ok(()) => Err(io::Error::other("connected to a full accept queue")),
+    }
 }
 
 /// A connection whose client closes first: the client ends in TIME_WAIT.
@@ -202,7 +299,15 @@ fn open_sockets() -> io::Result<Sockets> {
         }
     }
     let (base, l) = found.ok_or_else(|| io::Error::other("no free port block"))?;
-    let ports = [base + 1, base + 2, base + 3, base + 4, base + 5];
+    let ports = [
+        base + 1,
+        base + 2,
+        base + 3,
+        base + 4,
+        base + 5,
+        base + 6,
+        base + 7,
+    ];
     let at = |i: usize| l[i].local_addr();
     let mut keep = Vec::new();
     let mut connect = |i: usize, to: SocketAddr| -> io::Result<TcpStream> {
@@ -212,7 +317,7 @@ fn open_sockets() -> io::Result<Sockets> {
         Ok(client)
     };
     let mut clients = Vec::new();
-    for (i, n) in [(0, 2), (1, 1), (2, 1), (3, 2)] {
+    for (i, n) in [(0, 2), (1, 1), (2, 1), (3, 2), (5, 1)] {
         for _ in 0..n {
             clients.push(connect(i, at(i)?)?);
         }
@@ -226,11 +331,15 @@ fn open_sockets() -> io::Result<Sockets> {
     for i in [0, 0, 1, 3] {
         time_wait(&l[i], at(i)?)?;
     }
+    // The first client fills the accept queue of listener 6, never accepted; the second waits.
+    clients.push(TcpStream::connect(at(6)?)?);
+    let waiting = syn_sent(at(6)?)?;
     keep.extend(clients);
     Ok(Sockets {
         ports,
         _keep: keep,
         _listeners: l,
+        _syn_sent: waiting,
     })
 }
 
@@ -256,8 +365,9 @@ fn same(text: String) -> Case {
     Case { ours: text, ss }
 }
 
-fn cases(p: [u16; 5]) -> Vec<Case> {
-    let [p1, p2, p3, p4, p5] = p;
+fn cases(p: [u16; 7], service: &str) -> Vec<Case> {
+    let [p1, p2, p3, p4, p5, _, _] = p;
+    let group = |name: &str| case(format!("state {name}"), &[&["state", name]]);
     vec![
         same("dst 127.0.2.1".into()),
         same("dst 127.0.2.0/24".into()),
@@ -332,6 +442,45 @@ fn cases(p: [u16; 5]) -> Vec<Case> {
         // explicitly, so ss's extra port-range check changes nothing.
         same("not autobound".into()),
         same("autobound and dst 127.0.2.0/24".into()),
+        // Service names, from /etc/services on both sides.
+        same(format!("dport = :{service}")),
+        same(format!("sport = :{service}")),
+        same(format!("dst 127.0.2.1:{service}")),
+        same(format!("src 127.0.2.1:{service} or dport = {p1}")),
+        // Host names: every address of localhost.
+        same("dst localhost".into()),
+        same("src localhost and dst 127.0.2.0/24".into()),
+        // The bound device, decided by the kernel's bytecode here and in user space by ss.
+        same("dev lo".into()),
+        same("dev = lo".into()),
+        same("dev != lo and src 127.0.2.1".into()),
+        case(
+            "dev lo or state time-wait".into(),
+            &[&["dev lo"], &["state", "time-wait"]],
+        ),
+        // Excluded states and state groups: ss takes them before the expression only.
+        case("exclude time-wait".into(), &[&["exclude", "time-wait"]]),
+        case(
+            "excl listen exclude time-wait".into(),
+            &[&["excl", "listening", "exclude", "time-wait"]],
+        ),
+        case(
+            "exclude established and dst 127.0.2.0/24".into(),
+            &[&["exclude", "established", "dst 127.0.2.0/24"]],
+        ),
+        group("all"),
+        group("connected"),
+        group("synchronized"),
+        group("bucket"),
+        group("big"),
+        case(
+            "state connected exclude synchronized".into(),
+            &[&["state", "syn-sent"]],
+        ),
+        case(
+            "state big and src 127.0.2.0/24".into(),
+            &[&["state", "big", "src 127.0.2.0/24"]],
+        ),
     ]
 }
 
@@ -355,9 +504,19 @@ fn kernel_user_space_and_ss_agree() {
             ));
         }
     };
-    let ports = sockets.ports;
+    let service = match service_listener(&mut collector) {
+        Ok(Some(service)) => service,
+        Ok(None) => {
+            return skip(&format!(
+                "none of the services {SERVICES:?} is in /etc/services (package netbase) on a free port"
+            ));
+        }
+        Err(e) => return skip(&format!("cannot listen on a service port: {e}")),
+    };
+    let mut ports = sockets.ports.to_vec();
+    ports.push(service.port);
 
-    // Let the closes settle: four TIME_WAIT, one FIN_WAIT2 / CLOSE_WAIT pair.
+    // Let the closes settle: four TIME_WAIT, one FIN_WAIT2 / CLOSE_WAIT pair, one SYN_SENT.
     let deadline = Instant::now() + Duration::from_secs(5);
     let count =
         |records: &[SockRecord], s: TcpState| records.iter().filter(|r| r.state == s).count();
@@ -365,7 +524,8 @@ fn kernel_user_space_and_ss_agree() {
         let all = dump(&mut collector, &everything(), &ports);
         let settled = count(&all, TcpState::TimeWait) == 4
             && count(&all, TcpState::FinWait2) == 1
-            && count(&all, TcpState::CloseWait) == 1;
+            && count(&all, TcpState::CloseWait) == 1
+            && count(&all, TcpState::SynSent) == 1;
         if settled {
             break;
         }
@@ -378,7 +538,7 @@ fn kernel_user_space_and_ss_agree() {
     }
 
     let (mut exact_with_bytecode, mut refined_with_bytecode) = (0, 0);
-    let cases = cases(ports);
+    let cases = cases(sockets.ports, service.name);
     for case in &cases {
         let filter = Filter::parse(&case.ours).unwrap_or_else(|e| panic!("{}: {e}", case.ours));
         let k = filter.kernel();
@@ -428,7 +588,7 @@ fn kernel_user_space_and_ss_agree() {
             _ => {}
         }
     }
-    assert!(cases.len() >= 15);
+    assert!(cases.len() >= 50);
     assert!(
         exact_with_bytecode >= 20,
         "{exact_with_bytecode} exact cases ran bytecode"

@@ -13,7 +13,7 @@ use portradar::filter::Filter;
 use portradar::model::{History, Input, Meta, PortUse, Snapshot, build};
 use portradar::refresh::{Command, Report};
 use portradar::settings::KernelSettings;
-use portradar::socket::{Endpoint, SockRecord, TcpState, TimerKind};
+use portradar::socket::{BoundDev, Endpoint, SockRecord, TcpState, TimerKind};
 use portradar::ui::{App, Config, Dial, Needle, Reaction, Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -53,6 +53,7 @@ fn sock(
         // TIME_WAIT sockets have no inode.
         inode: if time_wait { 0 } else { inode },
         cookie: u64::from(inode),
+        dev: BoundDev::NONE,
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::netlink::Dumper;
 use super::{ALL_STATES, CollectError, Families, Query, Table, dump_families};
-use crate::filter::{Filter, KernelFilter};
+use crate::filter::{Filter, KernelFilter, PortOp};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
 use crate::socket::{SockRecord, TcpState};
@@ -92,7 +92,7 @@ impl BindSide {
     fn read_explicit(&mut self, dumper: &mut Dumper, range: PortRange) -> Result<(), CollectError> {
         let kernel = match self.filter.take() {
             Some((cached, kernel)) if cached == range => kernel,
-            _ => explicit_bind_filter(range)?,
+            _ => explicit_bind_filter(range),
         };
         let states = kernel.states & EXPLICIT_BIND_STATES;
         let ports = &mut self.ports;
@@ -128,15 +128,29 @@ impl BindSide {
     }
 }
 
-/// The kernel filter for explicitly bound sockets with a local port inside `range`, compiled by the
-/// filter module (`autobound` is ss's name for INET_DIAG_BC_AUTO).
-fn explicit_bind_filter(range: PortRange) -> Result<KernelFilter, CollectError> {
-    let text = format!(
-        "not autobound and sport >= {} and sport <= {}",
-        range.low, range.high
+/// The kernel filter for explicitly bound sockets with a local port inside `range` (`autobound` is
+/// ss's name for INET_DIAG_BC_AUTO).
+fn explicit_bind_filter(range: PortRange) -> KernelFilter {
+    let in_range = Filter::and(
+        Filter::sport(PortOp::Ge, range.low),
+        Filter::sport(PortOp::Le, range.high),
     );
-    match Filter::parse(&text) {
-        Ok(filter) => Ok(filter.kernel()),
-        Err(source) => Err(CollectError::ExplicitBindFilter { text, source }),
+    Filter::and(!Filter::autobound(), in_range).kernel()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_bind_filter_is_the_ss_expression() {
+        let range = PortRange {
+            low: 32768,
+            high: 60999,
+        };
+        let typed = Filter::parse("not autobound and sport >= 32768 and sport <= 60999").unwrap();
+        let built = explicit_bind_filter(range);
+        assert_eq!(built, typed.kernel());
+        assert!(built.exact && !built.bytecode.is_empty());
     }
 }

@@ -14,7 +14,7 @@ pub mod sysctl;
 
 pub use raw::RawError;
 
-use crate::filter::{Filter, FilterError, KernelFilter};
+use crate::filter::{Filter, KernelFilter};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
 use crate::socket::{Family, SockRecord, TcpState};
@@ -186,8 +186,6 @@ pub enum CollectError {
     BytecodeTooLong { len: usize },
     #[error("netlink is not in use: this collector reads procfs")]
     NetlinkUnavailable,
-    #[error("the explicit-bind filter `{text}` does not compile: {source}")]
-    ExplicitBindFilter { text: String, source: FilterError },
     #[error("reading {}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("{} line {line}: {what}", path.display())]

@@ -9,7 +9,7 @@
 //! NEW_SYN_RECV request sockets, which procfs prints as SYN_RECV.
 
 use super::CollectError;
-use crate::socket::{Endpoint, Family, SockRecord, TcpState, TimerKind};
+use crate::socket::{BoundDev, Endpoint, Family, SockRecord, TcpState, TimerKind};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -153,6 +153,8 @@ pub fn parse_line(line: &str, family: Family, ticks_per_second: u32) -> Result<S
         uid,
         inode,
         cookie: 0,
+        // /proc/net/tcp does not show the bound device.
+        dev: BoundDev::NONE,
     })
 }
 

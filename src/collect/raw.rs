@@ -14,7 +14,7 @@
 //! ```
 //! Attributes may follow the 72 bytes; they are not read.
 
-use crate::socket::{Endpoint, SockRecord, TcpState, TimerKind};
+use crate::socket::{BoundDev, Endpoint, SockRecord, TcpState, TimerKind};
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP};
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, SOCK_DIAG_BY_FAMILY};
 
@@ -199,6 +199,7 @@ fn parse_inet_diag(payload: &[u8], offset: usize) -> Result<SockRecord, RawError
         uid: u32_at(m, 64),
         inode: u32_at(m, 68),
         cookie: u64::from(u32_at(m, 48)) << 32 | u64::from(u32_at(m, 44)),
+        dev: BoundDev::from_kernel(u32_at(m, 40)),
     })
 }
 
@@ -364,6 +365,7 @@ mod tests {
                 uid: 1000,
                 inode: 98765,
                 cookie: 0x0123_4567_89ab_cdef,
+                dev: BoundDev::from_kernel(3),
             }]
         );
     }

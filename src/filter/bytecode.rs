@@ -10,6 +10,7 @@
 //! | `JMP` | 1 | 4 | none: always jumps `no` |
 //! | `S_GE` `S_LE` `D_GE` `D_LE` `S_EQ` `D_EQ` | 2 3 4 5 11 12 | 8 | local/remote port against the `no` field of a second op |
 //! | `AUTO` | 6 | 4 | no SOCK_BINDPORT_LOCK: the kernel chose the port |
+//! | `DEV_COND` | 9 | 8 | the socket's bound interface (`sk_bound_dev_if`) equals the u32 that follows |
 //! | `S_COND` `D_COND` | 7 8 | 12 + 0/4/16 | `inet_diag_hostcond { u8 family; u8 prefix_len; int port; be32 addr[] }`: port (-1 any), then family and prefix; an AF_INET prefix also matches v4-mapped AF_INET6 sockets, AF_UNSPEC any address |
 //!
 //! The kernel audits the program before a dump (`inet_diag_bc_audit`) and answers EINVAL unless every
@@ -38,6 +39,7 @@ const OP_D_LE: u8 = 5;
 const OP_AUTO: u8 = 6;
 const OP_S_COND: u8 = 7;
 const OP_D_COND: u8 = 8;
+const OP_DEV_COND: u8 = 9;
 const OP_S_EQ: u8 = 11;
 const OP_D_EQ: u8 = 12;
 
@@ -266,6 +268,7 @@ fn encode(cond: &Cond) -> (u8, Vec<u8>, bool) {
                 },
             }
         }
+        Cond::Dev { ifindex } => (OP_DEV_COND, ifindex.to_ne_bytes().to_vec(), false),
         Cond::Autobound => (OP_AUTO, Vec::new(), false),
     }
 }
@@ -285,7 +288,7 @@ mod tests {
     use super::*;
     use crate::filter::Filter;
     use crate::filter::{Expr, KernelFilter, Prefix, StateSet};
-    use crate::socket::{Endpoint, SockRecord, TcpState};
+    use crate::socket::{BoundDev, Endpoint, SockRecord, TcpState};
 
     const SOCK_BINDPORT_LOCK: u16 = 8;
 
@@ -348,6 +351,12 @@ mod tests {
                         return Err(format!("port op at {at} cut short"));
                     }
                 }
+                OP_DEV_COND => {
+                    min_len += 4;
+                    if len < min_len {
+                        return Err(format!("devcond at {at} cut short"));
+                    }
+                }
                 OP_AUTO | OP_JMP | 0 => {}
                 c => return Err(format!("unknown code {c} at {at}")),
             }
@@ -380,6 +389,7 @@ mod tests {
         sport: u16,
         dport: u16,
         userlocks: u16,
+        ifindex: u32,
     }
 
     fn addr_bytes(ip: IpAddr) -> [u8; 16] {
@@ -408,6 +418,10 @@ mod tests {
             } else {
                 SOCK_BINDPORT_LOCK
             },
+            ifindex: DEVS
+                .into_iter()
+                .find(|i| r.dev.is(*i))
+                .expect("records are bound to one of DEVS"),
         }
     }
 
@@ -432,6 +446,9 @@ mod tests {
                 OP_D_GE => e.dport >= arg(),
                 OP_D_LE => e.dport <= arg(),
                 OP_AUTO => e.userlocks & SOCK_BINDPORT_LOCK == 0,
+                OP_DEV_COND => {
+                    e.ifindex == u32::from_ne_bytes(bc[at + 4..at + 8].try_into().unwrap())
+                }
                 OP_S_COND | OP_D_COND => {
                     let (family, prefix_len) = (bc[at + 4], usize::from(bc[at + 5]));
                     let port = i32::from_ne_bytes(bc[at + 8..at + 12].try_into().unwrap());
@@ -526,6 +543,17 @@ mod tests {
         assert_eq!(ops(&bc("sport < 80")), [(OP_S_LE, 8, 12, port(79))]);
         assert_eq!(ops(&bc("sport > 80")), [(OP_S_GE, 8, 12, port(81))]);
         assert_eq!(ops(&bc("autobound")), [(OP_AUTO, 4, 8, vec![])]);
+        assert_eq!(
+            ops(&bc("dev 7")),
+            [(OP_DEV_COND, 8, 12, 7u32.to_ne_bytes().to_vec())]
+        );
+        assert_eq!(
+            ops(&bc("dev != 7")),
+            [
+                (OP_DEV_COND, 8, 12, 7u32.to_ne_bytes().to_vec()),
+                (OP_JMP, 4, 8, vec![])
+            ]
+        );
     }
 
     #[test]
@@ -641,6 +669,8 @@ mod tests {
     }
 
     const PORTS: [u16; 7] = [0, 1, 79, 80, 81, 65534, 65535];
+    /// Interface indexes of the random records and conditions.
+    const DEVS: [u32; 3] = [0, 1, 2];
     const IPS: [&str; 8] = [
         "127.0.0.1",
         "127.0.2.1",
@@ -654,7 +684,10 @@ mod tests {
 
     fn random_cond(rng: &mut Rng) -> Cond {
         let side = rng.pick(&[Side::Local, Side::Remote]);
-        match rng.next() % 4 {
+        match rng.next() % 5 {
+            4 => Cond::Dev {
+                ifindex: rng.pick(&DEVS),
+            },
             0 => Cond::Port {
                 side,
                 op: rng.pick(&[
@@ -722,7 +755,10 @@ mod tests {
         };
         let local = Endpoint::new(ip(rng), rng.pick(&PORTS));
         let remote = Endpoint::new(ip(rng), rng.pick(&PORTS));
-        SockRecord::new(local, remote, rng.pick(&TcpState::ALL))
+        SockRecord {
+            dev: BoundDev::from_kernel(rng.pick(&DEVS)),
+            ..SockRecord::new(local, remote, rng.pick(&TcpState::ALL))
+        }
     }
 
     /// What the kernel would return for `r`: in the mask and accepted by the bytecode.

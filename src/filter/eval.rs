@@ -49,6 +49,7 @@ fn cond_matches(cond: &Cond, record: &SockRecord) -> bool {
                 PortOp::Ge => have >= port,
             }
         }
+        Cond::Dev { ifindex } => record.dev.is(ifindex),
         // The kernel's lock flags are not in the record: LISTEN, CLOSE and BOUND_INACTIVE sockets got
         // their port from bind(); connections (and their TIME_WAIT and request minisockets, which the
         // kernel always reports as autobound) got it from the kernel.

@@ -6,26 +6,31 @@
 //!
 //! - [`Filter::parse`] (`parse.rs`, tokenizer and recursive-descent parser; the grammar is there) turns
 //!   one string (the trailing command-line words joined by spaces, or what the user typed at the `/`
-//!   prompt) into an [`Expr`], or a one-line [`FilterError`] naming the word at fault.
+//!   prompt) into an [`Expr`], or a one-line [`FilterError`] naming the word at fault. Service, host
+//!   and interface names are looked up then, once (`names.rs`). Code that builds a filter itself uses
+//!   the constructors ([`Filter::dst`], [`Filter::and`], `!` for `not`, ...), which keep a text that
+//!   parses back to the same filter.
 //! - [`Filter::matches`] (`eval.rs`) evaluates it in user space on a [`SockRecord`]: the procfs fallback,
 //!   recordings, and refining a kernel dump the kernel could not filter exactly.
 //! - [`Filter::kernel`] (`eval.rs` for the state mask, `bytecode.rs` for the rest) gives what the kernel
-//!   runs on a sock_diag dump: a state mask and INET_DIAG_REQ_BYTECODE for the address, port and
-//!   `autobound` conditions, plus whether the two together are the whole filter.
+//!   runs on a sock_diag dump: a state mask and INET_DIAG_REQ_BYTECODE for the address, port, `dev`
+//!   and `autobound` conditions, plus whether the two together are the whole filter.
 //!
 //! Semantics follow what `ss` and the kernel do (net/ipv4/inet_diag.c): an IPv4 prefix also matches
 //! IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`), an IPv6 prefix never matches an IPv4 socket, and a
 //! listener's remote end is the unspecified address with port 0, so `dst 10.1.2.3` never matches a
 //! listener while `dst 0.0.0.0` matches IPv4 ones. Deliberate differences from ss: `not` binds tighter
-//! than `and`, which binds tighter than `or` (ss has no precedence and reads left to right); `state` may
-//! appear anywhere in the expression; addresses and ports are numeric (no DNS or service names); see
-//! [`Cond::Autobound`] for `autobound`.
+//! than `and`, which binds tighter than `or` (ss has no precedence and reads left to right); `state` and
+//! `exclude` may appear anywhere in the expression (`exclude X` is `not state X`); `dev` is compiled to
+//! bytecode (ss checks it in user space); see [`Cond::Autobound`] for `autobound` and `parse_state` in
+//! `parse.rs` for the state groups.
 
 mod bytecode;
 mod eval;
+mod names;
 mod parse;
 
-use crate::socket::{SockRecord, TcpState};
+use crate::socket::{Endpoint, SockRecord, TcpState};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -55,7 +60,7 @@ pub struct KernelFilter {
     /// `idiag_states`: bit `1 << state` for every state in which the filter can be true. Zero when no
     /// socket can match.
     pub states: u32,
-    /// INET_DIAG_REQ_BYTECODE for the address, port and `autobound` conditions; empty means send no
+    /// INET_DIAG_REQ_BYTECODE for the address, port, `dev` and `autobound` conditions; empty means send no
     /// bytecode attribute. It accepts every socket in `states` that the filter accepts (conditions on
     /// states it cannot express are relaxed away); for `autobound` the kernel's bind lock is the
     /// reference, see [`Cond::Autobound`].
@@ -88,6 +93,12 @@ pub enum Cond {
     },
     /// `dport OP PORT` / `sport OP PORT`.
     Port { side: Side, op: PortOp, port: u16 },
+    /// `dev IFACE`: the socket is bound to this interface (0: to none). See [`BoundDev`] for what a
+    /// record keeps of it; `/proc/net/tcp` does not show it, so under the procfs fallback no socket
+    /// is bound to a device.
+    ///
+    /// [`BoundDev`]: crate::socket::BoundDev
+    Dev { ifindex: u32 },
     /// `autobound`: the kernel chose the socket's local port (connect() without bind(), bind() to port
     /// 0), i.e. the socket has no SOCK_BINDPORT_LOCK. The kernel's bytecode tests the lock itself, so
     /// [`KernelFilter`] counts it as exact; a record does not carry the lock, so [`Filter::matches`]
@@ -154,6 +165,74 @@ impl Filter {
         &self.expr
     }
 
+    /// `dst IP:PORT`: sockets whose remote end is exactly `remote`.
+    pub fn dst(remote: Endpoint) -> Filter {
+        let prefix = Prefix {
+            addr: remote.ip,
+            len: if remote.ip.is_ipv4() { 32 } else { 128 },
+        };
+        Filter {
+            text: format!("dst {remote}"),
+            expr: Expr::Cond(Cond::Host {
+                side: Side::Remote,
+                prefix: Some(prefix),
+                port: Some(remote.port),
+            }),
+        }
+    }
+
+    /// `sport OP PORT`: a comparison of the local port.
+    pub fn sport(op: PortOp, port: u16) -> Filter {
+        let cond = Cond::Port {
+            side: Side::Local,
+            op,
+            port,
+        };
+        Filter {
+            text: cond.to_string(),
+            expr: Expr::Cond(cond),
+        }
+    }
+
+    /// `autobound`: sockets whose local port the kernel chose.
+    pub fn autobound() -> Filter {
+        Filter {
+            text: "autobound".into(),
+            expr: Expr::Cond(Cond::Autobound),
+        }
+    }
+
+    /// `A and B`.
+    pub fn and(a: Filter, b: Filter) -> Filter {
+        let text = format!("{} and {}", a.operand_text(false), b.operand_text(false));
+        let mut items = Vec::new();
+        for expr in [a.expr, b.expr] {
+            match expr {
+                Expr::And(inner) => items.extend(inner),
+                other => items.push(other),
+            }
+        }
+        Filter {
+            text,
+            expr: Expr::And(items),
+        }
+    }
+
+    /// The text as an operand of `not` (`unary`) or of `and`: in parentheses unless it binds at least
+    /// as tightly.
+    fn operand_text(&self, unary: bool) -> String {
+        let tight = match self.expr {
+            Expr::Or(_) => false,
+            Expr::And(_) => !unary,
+            Expr::State(_) | Expr::Cond(_) | Expr::Not(_) => true,
+        };
+        if tight {
+            self.text.trim().to_string()
+        } else {
+            format!("({})", self.text.trim())
+        }
+    }
+
     /// User-space evaluation on one record (see [`Cond::Autobound`] for the one condition a record
     /// cannot decide exactly).
     pub fn matches(&self, record: &SockRecord) -> bool {
@@ -175,6 +254,18 @@ impl Filter {
                 bytecode: Vec::new(),
                 exact: false,
             },
+        }
+    }
+}
+
+/// `!filter`: `not FILTER`.
+impl std::ops::Not for Filter {
+    type Output = Filter;
+
+    fn not(self) -> Filter {
+        Filter {
+            text: format!("not {}", self.operand_text(true)),
+            expr: Expr::Not(Box::new(self.expr)),
         }
     }
 }
@@ -267,6 +358,7 @@ impl fmt::Display for Cond {
             Cond::Port { side, op, port } => {
                 write!(f, "{} {} {port}", side.port_word(), op.symbol())
             }
+            Cond::Dev { ifindex } => write!(f, "dev {ifindex}"),
             Cond::Autobound => f.write_str("autobound"),
         }
     }
@@ -329,6 +421,74 @@ mod tests {
             "127.0.0.1:40000",
             "127.0.3.9:80"
         )));
+    }
+
+    #[test]
+    fn constructed_filters_keep_a_text_that_parses_back() {
+        let remote: Endpoint = "[2001:db8::7]:443".parse().unwrap();
+        let dst = Filter::dst(remote);
+        assert_eq!(dst.text(), "dst [2001:db8::7]:443");
+        let explicit = Filter::and(
+            !Filter::autobound(),
+            Filter::and(
+                Filter::sport(PortOp::Ge, 32768),
+                Filter::sport(PortOp::Le, 60999),
+            ),
+        );
+        assert_eq!(
+            explicit.text(),
+            "not autobound and sport >= 32768 and sport <= 60999"
+        );
+        assert!(matches!(explicit.expr(), Expr::And(items) if items.len() == 3));
+        let mixed = !Filter::and(
+            Filter::parse("dport = 1 or dport = 2").unwrap(),
+            Filter::dst("10.0.0.1:80".parse().unwrap()),
+        );
+        assert_eq!(
+            mixed.text(),
+            "not ((dport = 1 or dport = 2) and dst 10.0.0.1:80)"
+        );
+        for f in [dst, explicit, mixed] {
+            assert_eq!(
+                Filter::parse(f.text()).unwrap().expr(),
+                f.expr(),
+                "{}",
+                f.text()
+            );
+        }
+        let r = record(TcpState::Established, "[::1]:40000", "[2001:db8::7]:443");
+        assert!(Filter::dst(remote).matches(&r));
+        assert!(!Filter::dst("[2001:db8::7]:80".parse().unwrap()).matches(&r));
+    }
+
+    #[test]
+    fn names_that_do_not_resolve_are_one_line_errors_naming_the_word() {
+        for (text, word, says) in [
+            (
+                "dport = :nosuchservice",
+                ":nosuchservice",
+                "unknown service 'nosuchservice'",
+            ),
+            (
+                "dst no-such-host.invalid",
+                "no-such-host.invalid",
+                "cannot resolve host name 'no-such-host.invalid'",
+            ),
+            (
+                "dev nosuchif0",
+                "nosuchif0",
+                "no such network interface 'nosuchif0'",
+            ),
+        ] {
+            let err = Filter::parse(text).unwrap_err();
+            assert_eq!(err.word, word, "{text}");
+            let line = err.to_string();
+            assert!(
+                line.starts_with(&format!("bad filter at '{word}': {says}")),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "{line}");
+        }
     }
 
     #[test]

@@ -360,13 +360,7 @@ impl App {
         let Some(remote) = self.selected_destination().map(|d| d.remote) else {
             return Reaction::Redraw;
         };
-        match Filter::parse(&format!("dst {remote}")) {
-            Ok(filter) => self.set_filter(Some(filter), Some(remote)),
-            Err(e) => {
-                self.notice = Some(e.to_string());
-                Reaction::Redraw
-            }
-        }
+        self.set_filter(Some(Filter::dst(remote)), Some(remote))
     }
 
     fn submit_prompt(&mut self) -> Reaction {

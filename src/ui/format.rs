@@ -1,7 +1,6 @@
 //! Number, duration and state formatting shared by the panels: thousands separators, compact
 //! durations and the short state names `ss` prints.
 
-use crate::socket::TcpState;
 use std::time::Duration;
 
 /// `28232` → `28,232`.
@@ -47,25 +46,6 @@ pub fn interval(d: Duration) -> String {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", d.as_secs_f64())
-    }
-}
-
-/// The short state names `ss` prints (`ESTAB`, `TIME-WAIT`).
-pub fn state_short(state: TcpState) -> &'static str {
-    match state {
-        TcpState::Established => "ESTAB",
-        TcpState::SynSent => "SYN-SENT",
-        TcpState::SynRecv => "SYN-RECV",
-        TcpState::FinWait1 => "FIN-WAIT-1",
-        TcpState::FinWait2 => "FIN-WAIT-2",
-        TcpState::TimeWait => "TIME-WAIT",
-        TcpState::Close => "UNCONN",
-        TcpState::CloseWait => "CLOSE-WAIT",
-        TcpState::LastAck => "LAST-ACK",
-        TcpState::Listen => "LISTEN",
-        TcpState::Closing => "CLOSING",
-        TcpState::NewSynRecv => "NEW-SYN-RECV",
-        TcpState::BoundInactive => "BOUND-INACTIVE",
     }
 }
 

@@ -7,7 +7,7 @@ use crate::collect::Source;
 use crate::model::Snapshot;
 use crate::refresh::effective_interval;
 use crate::ui::app::App;
-use crate::ui::format::{interval, state_short, thousands};
+use crate::ui::format::{interval, thousands};
 use crate::ui::pack::{Item, pack};
 use ratatui::text::{Line, Span};
 use std::time::Duration;
@@ -91,7 +91,7 @@ fn total_items(app: &App) -> Vec<Item> {
     items.extend(s.totals.nonzero().map(|(state, n)| {
         Item::plain(format!(
             "{} {}",
-            state_short(state),
+            state.short_name(),
             thousands(u64::from(n))
         ))
     }));

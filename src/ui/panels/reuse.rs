@@ -4,7 +4,7 @@
 use super::{Panel, block, render_collapsed};
 use crate::model::ReuseGroup;
 use crate::ui::app::App;
-use crate::ui::format::{state_short, thousands};
+use crate::ui::format::thousands;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -16,7 +16,7 @@ fn row(g: &ReuseGroup, local_width: usize, width: usize) -> String {
     let n = g.tuples.len();
     let mut out = format!("{:<local_width$} ×{n} →", g.local.to_string());
     for (i, t) in g.tuples.iter().enumerate() {
-        let part = format!(" {} {}", t.remote, state_short(t.state));
+        let part = format!(" {} {}", t.remote, t.state.short_name());
         let rest = n - i - 1;
         // Room for this tuple and, if others follow, for the ", +N" that may end the row.
         let tail = if rest > 0 {

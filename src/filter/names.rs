@@ -1,0 +1,137 @@
+//! Names a filter may use instead of numbers, looked up once while it is parsed: service names for
+//! ports (the `tcp` entries of `/etc/services`, as `ss` finds them with getservbyname), host names
+//! for addresses (every address getaddrinfo gives), and interface names for `dev` (if_nametoindex).
+//!
+//! The parser asks through [`Names`], so its tests run on a fixed set of names instead of the host's.
+
+use std::ffi::CString;
+use std::net::{IpAddr, ToSocketAddrs};
+
+/// Where the parser looks names up. Errors are the message of a [`super::FilterError`].
+pub(super) trait Names {
+    /// The TCP port of a service name.
+    fn service(&mut self, name: &str) -> Result<u16, String>;
+    /// Every address of a host name, each once.
+    fn host(&mut self, name: &str) -> Result<Vec<IpAddr>, String>;
+    /// The index of a network interface.
+    fn interface(&mut self, name: &str) -> Result<u32, String>;
+}
+
+/// The services database.
+const SERVICES: &str = "/etc/services";
+
+/// The host's own names: `/etc/services` (read on the first service name), the resolver and the
+/// interfaces of the current network namespace.
+#[derive(Default)]
+pub(super) struct System {
+    services: Option<Result<String, String>>,
+}
+
+impl Names for System {
+    fn service(&mut self, name: &str) -> Result<u16, String> {
+        let services = self.services.get_or_insert_with(|| {
+            std::fs::read_to_string(SERVICES).map_err(|e| format!("which cannot be read: {e}"))
+        });
+        match services {
+            Ok(text) => service_port(text, name).ok_or_else(|| unknown_service(name)),
+            Err(e) => Err(format!(
+                "unknown service '{name}' (not a tcp service in {SERVICES}, {e})"
+            )),
+        }
+    }
+
+    fn host(&mut self, name: &str) -> Result<Vec<IpAddr>, String> {
+        let addrs = (name, 0)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve host name '{name}': {e}"))?;
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for addr in addrs {
+            if !ips.contains(&addr.ip()) {
+                ips.push(addr.ip());
+            }
+        }
+        if ips.is_empty() {
+            return Err(format!("host name '{name}' has no address"));
+        }
+        Ok(ips)
+    }
+
+    fn interface(&mut self, name: &str) -> Result<u32, String> {
+        let no_such = || format!("no such network interface '{name}'");
+        let c_name = CString::new(name).map_err(|_| no_such())?;
+        // SAFETY: `c_name` is a NUL-terminated string that lives across the call.
+        match unsafe { libc::if_nametoindex(c_name.as_ptr()) } {
+            0 => Err(no_such()),
+            index => Ok(index),
+        }
+    }
+}
+
+/// The message for a service name that is not in the database.
+pub(super) fn unknown_service(name: &str) -> String {
+    format!("unknown service '{name}' (not a tcp service in {SERVICES})")
+}
+
+/// The port of TCP service `name` (or one of its aliases) in the text of `/etc/services`, whose lines
+/// read `NAME PORT/PROTOCOL [ALIAS...] [# comment]`; the first entry wins, as with getservbyname.
+pub(super) fn service_port(services: &str, name: &str) -> Option<u16> {
+    services.lines().find_map(|line| {
+        let line = line.split_once('#').map_or(line, |(data, _)| data);
+        let mut words = line.split_whitespace();
+        let primary = words.next()?;
+        let (port, protocol) = words.next()?.split_once('/')?;
+        let named = primary == name || words.any(|alias| alias == name);
+        (named && protocol == "tcp").then(|| port.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+# Network services, Internet style
+tcpmux\t\t1/tcp\t\t\t\t# TCP port service multiplexer
+http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP
+https\t\t443/tcp
+https\t\t443/udp
+bootps\t\t67/udp
+domain\t\t53/tcp
+nonsense\tx/tcp
+first\t\t1000/tcp
+first\t\t2000/tcp
+";
+
+    #[test]
+    fn services_are_found_by_name_and_alias_for_tcp_only() {
+        assert_eq!(service_port(SAMPLE, "http"), Some(80));
+        assert_eq!(service_port(SAMPLE, "www"), Some(80));
+        assert_eq!(service_port(SAMPLE, "https"), Some(443));
+        assert_eq!(service_port(SAMPLE, "tcpmux"), Some(1));
+        assert_eq!(service_port(SAMPLE, "bootps"), None, "udp only");
+        assert_eq!(
+            service_port(SAMPLE, "HTTP"),
+            None,
+            "names are case-sensitive"
+        );
+        assert_eq!(service_port(SAMPLE, "nonsense"), None);
+        assert_eq!(service_port(SAMPLE, "first"), Some(1000));
+        assert_eq!(
+            service_port(SAMPLE, "Network"),
+            None,
+            "comments are not entries"
+        );
+        assert_eq!(service_port("", "http"), None);
+    }
+
+    #[test]
+    fn the_system_knows_loopback_and_refuses_unknown_interfaces() {
+        let mut system = System::default();
+        assert_eq!(system.interface("lo"), Ok(1));
+        let err = system.interface("nosuchif0").unwrap_err();
+        assert_eq!(err, "no such network interface 'nosuchif0'");
+        assert!(system.interface("a\0b").is_err());
+        let local = system.host("localhost").unwrap();
+        assert!(local.iter().all(|ip| ip.is_loopback()), "{local:?}");
+    }
+}
