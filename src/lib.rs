@@ -4,6 +4,7 @@
 //! [`model::Snapshot`]) → `output` (JSON, tables) and `ui` (the live dashboard).
 
 pub mod collect;
+pub mod events;
 pub mod filter;
 pub mod model;
 pub mod output;

@@ -2,6 +2,7 @@
 //! over to the dashboard, `snapshot` or `probe`. Errors print as one line; usage errors exit with 2.
 
 mod cli;
+mod cmd;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -44,6 +45,11 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Snapshot(args)) => {
             enter_netns(&cli.global)?;
             snapshot(&cli.global, &args)
+        }
+        Some(Command::Events(args)) => {
+            enter_netns(&cli.global)?;
+            let filter = parse_filter(&args.filter)?;
+            cmd::events::run(&cli.global, &args, filter)
         }
         None => {
             enter_netns(&cli.global)?;

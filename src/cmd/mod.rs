@@ -1,0 +1,3 @@
+//! Subcommands that live in the binary.
+
+pub mod events;
