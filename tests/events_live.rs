@@ -212,7 +212,23 @@ fn bind_before_connect_is_bound_and_an_address_only_bind_is_no_port() {
     for e in &seen {
         assert_eq!(e["pid"], u64::from(std::process::id()), "{e}");
     }
+    // The cookie is sock_diag's: `ss -e` prints it as `sk:HEX`.
+    assert_eq!(
+        seen[0]["cookie"],
+        ss_cookie(&ns, 41000),
+        "the event joins the socket table"
+    );
     drop(bound);
+}
+
+/// The cookie `ss -e` shows for the socket on local port `port`.
+fn ss_cookie(ns: &Netns, port: u16) -> u64 {
+    let out = ns.exec(&["ss", "-Htne", "sport", "=", &port.to_string()]);
+    let hex = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sk:"))
+        .unwrap_or_else(|| panic!("no cookie in {out:?}"));
+    u64::from_str_radix(hex, 16).expect("hex cookie")
 }
 
 #[test]
