@@ -115,6 +115,24 @@ struct {
 
 #define READ(dst, src) bpf_probe_read_kernel(&(dst), sizeof(dst), &(src))
 
+// A field that is a bitfield on some kernels (sk_userlocks, before struct sock's rework): offset,
+// size and shifts relocated to the running kernel (as libbpf's BPF_CORE_READ_BITFIELD_PROBED; the
+// BPF target is little-endian).
+#define FIELD_BYTE_OFFSET 0
+#define FIELD_BYTE_SIZE 1
+#define FIELD_LSHIFT_U64 4
+#define FIELD_RSHIFT_U64 5
+#define READ_BITFIELD(s, field)                                                          \
+	({                                                                               \
+		__u64 val = 0;                                                           \
+		unsigned int off = __builtin_preserve_field_info((s)->field, FIELD_BYTE_OFFSET); \
+		unsigned int size = __builtin_preserve_field_info((s)->field, FIELD_BYTE_SIZE); \
+		bpf_probe_read_kernel(&val, size, (const char *)(s) + off);              \
+		val <<= __builtin_preserve_field_info((s)->field, FIELD_LSHIFT_U64);     \
+		val >>= __builtin_preserve_field_info((s)->field, FIELD_RSHIFT_U64);     \
+		val;                                                                     \
+	})
+
 static int wanted(int oldstate, int newstate)
 {
 	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
@@ -163,7 +181,7 @@ int inet_sock_set_state(__u64 *ctx)
 	e->family = family;
 	e->oldstate = oldstate;
 	e->newstate = newstate;
-	READ(e->userlocks, sk->sk_userlocks);
+	e->userlocks = READ_BITFIELD(sk, sk_userlocks);
 	READ(e->sport, ((struct inet_sock *)sk)->inet_sport);
 	READ(e->dport, sk->__sk_common.skc_dport);
 	if (family == AF_INET) {
