@@ -12,17 +12,14 @@ use crate::cli::Global;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use portradar::events::{
-    BootClock, Classifier, Event, Watcher, json_line, json_lost_line, text_line, text_lost_line,
+    BootClock, Event, EventSource, json_line, json_lost_line, text_line, text_lost_line,
 };
 use portradar::filter::Filter;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::time::SystemTime;
-
-/// connect()s remembered between their start and their port, at most.
-const WAITING_CAPACITY: usize = 1 << 16;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -85,20 +82,19 @@ pub fn run(global: &Global, args: &EventsArgs, filter: Option<Filter>) -> Result
         signal_hook::low_level::pipe::register(signal, stop_tx.try_clone()?)
             .context("installing signal handlers")?;
     }
-    let mut watcher = Watcher::attach()?;
+    let mut source = EventSource::attach()?;
     match selection.netns {
         Some(ns) => eprintln!("portradar: events attached (netns {ns})"),
         None => eprintln!("portradar: events attached (all network namespaces)"),
     }
     let mut stream = Stream {
         clock: BootClock::now(),
-        classifier: Classifier::new(WAITING_CAPACITY),
         selection,
         format: args.format,
         reported_lost: 0,
         out: io::BufWriter::new(io::stdout().lock()),
     };
-    match stream.follow(&mut watcher, &stop_rx) {
+    match stream.follow(&mut source, &stop_rx) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("streaming events"),
     }
@@ -106,7 +102,6 @@ pub fn run(global: &Global, args: &EventsArgs, filter: Option<Filter>) -> Result
 
 struct Stream<W: Write> {
     clock: BootClock,
-    classifier: Classifier,
     selection: Selection,
     format: EventsFormat,
     reported_lost: u64,
@@ -115,12 +110,12 @@ struct Stream<W: Write> {
 
 impl<W: Write> Stream<W> {
     /// Waits for records or a stop signal; prints events and new losses after every batch.
-    fn follow(&mut self, watcher: &mut Watcher, stop: &UnixStream) -> io::Result<()> {
+    fn follow(&mut self, source: &mut EventSource, stop: &UnixStream) -> io::Result<()> {
         loop {
-            let stopping = wait(watcher, stop)?;
+            let wake = source.wait(Some(stop.as_fd()), None)?;
             let mut failed = Ok(());
-            watcher.drain(|t| {
-                if let Some(e) = self.classifier.push(&t)
+            source.read(|_, event| {
+                if let Some(e) = event
                     && self.selection.shows(&e)
                     && failed.is_ok()
                 {
@@ -128,7 +123,7 @@ impl<W: Write> Stream<W> {
                 }
             });
             failed?;
-            let lost = watcher.lost().map_err(io::Error::other)? + self.classifier.dropped();
+            let lost = source.lost().map_err(io::Error::other)?;
             if lost > self.reported_lost {
                 let line = match self.format {
                     EventsFormat::Json => {
@@ -142,7 +137,7 @@ impl<W: Write> Stream<W> {
                 self.reported_lost = lost;
             }
             self.out.flush()?;
-            if stopping {
+            if wake.other {
                 return Ok(());
             }
         }
@@ -154,32 +149,5 @@ impl<W: Write> Stream<W> {
             EventsFormat::Text => text_line(e, &self.clock),
         };
         writeln!(self.out, "{line}")
-    }
-}
-
-/// Blocks until records wait in the ring buffer or a signal arrived; true for a signal.
-fn wait(watcher: &Watcher, stop: &UnixStream) -> io::Result<bool> {
-    let mut fds = [
-        libc::pollfd {
-            fd: watcher.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: stop.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    loop {
-        // SAFETY: fds is a valid array of two pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if rc >= 0 {
-            return Ok(fds[1].revents != 0);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
     }
 }

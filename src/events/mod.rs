@@ -8,6 +8,7 @@
 //!   ring buffer; [`EventsError`] (`error.rs`) says in one line why events are unavailable.
 //! - [`Transition`] (`record.rs`) is one parsed record.
 //! - [`Classifier`] (`classify.rs`) turns transitions into [`Event`]s, pure and bounded.
+//! - [`EventSource`] (`source.rs`) puts the two together: events, one loss count, a wait.
 //! - [`BootClock`] (`clock.rs`) maps the records' boot-time stamps to wall-clock time; `line.rs`
 //!   prints events as text or JSON lines.
 //!
@@ -20,6 +21,7 @@ mod clock;
 mod error;
 mod line;
 mod record;
+mod source;
 
 pub use bpf::Watcher;
 pub use classify::Classifier;
@@ -27,6 +29,7 @@ pub use clock::BootClock;
 pub use error::EventsError;
 pub use line::{json_line, json_lost_line, text_line, text_lost_line};
 pub use record::{RecordError, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, Transition};
+pub use source::{EventSource, Wake};
 
 use crate::socket::{Endpoint, SockRecord, TcpState};
 
