@@ -36,7 +36,9 @@ pub struct EventsArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventsFormat {
+    /// One line of text per event.
     Text,
+    /// One JSON object per line (fields in the README).
     Json,
 }
 
