@@ -36,6 +36,8 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Reproduce the port-choice experiment: watch which local ports connect() picks.
     Probe(ProbeArgs),
+    /// Stream allocator events as they happen: ports picked, bound connects, failed port searches.
+    Events(crate::cmd::events::EventsArgs),
 }
 
 /// Options every command that reads the socket table takes.

@@ -8,6 +8,7 @@
 //! The modules public here are the ones the binary, the integration tests and the benchmark use.
 
 pub mod collect;
+pub mod events;
 pub mod filter;
 pub mod model;
 pub mod output;

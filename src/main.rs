@@ -44,6 +44,11 @@ fn run(cli: Cli) -> Result<()> {
             let filter = parse_filter(&args.filter)?;
             cmd::snapshot::run(&cli.global, &args, filter)
         }
+        Some(Command::Events(args)) => {
+            enter_netns(&cli.global)?;
+            let filter = parse_filter(&args.filter)?;
+            cmd::events::run(&cli.global, &args, filter)
+        }
         None => {
             enter_netns(&cli.global)?;
             let filter = parse_filter(&cli.filter)?;
