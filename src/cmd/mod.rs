@@ -1,0 +1,70 @@
+//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `completions` and `man`, each
+//! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
+//! writing to stdout.
+
+mod completions;
+mod dashboard;
+mod man;
+mod snapshot;
+
+use crate::cli::{Cli, Command, SocketScope};
+use crate::exit::UsageError;
+use anyhow::{Context, Result};
+use portradar::filter::Filter;
+use std::io::{self, Write};
+
+/// Runs the command the command line asks for.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => dashboard::run(&cli.dashboard),
+        Some(Command::Snapshot(args)) => snapshot::run(&args),
+        Some(Command::Probe(args)) => probe(&args),
+        Some(Command::Completions(args)) => completions::run(args.shell),
+        Some(Command::Man) => man::run(),
+    }
+}
+
+fn probe(args: &portradar::probe::ProbeArgs) -> Result<()> {
+    portradar::probe::run(args).map_err(|e| {
+        if e.is_usage() {
+            UsageError::new(e.to_string()).into()
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
+}
+
+/// Enters `--netns` before any other thread exists, so every later read, and every thread started
+/// later, is in that namespace.
+fn enter_netns(scope: &SocketScope) -> Result<()> {
+    let Some(spec) = scope.netns() else {
+        return Ok(());
+    };
+    portradar::collect::netns::enter(spec).map_err(|e| {
+        if e.is_usage() {
+            UsageError::new(e.to_string()).into()
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
+}
+
+/// Parses the filter words; none means no filter.
+fn parse_filter(words: &[String]) -> Result<Option<Filter>> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    Filter::parse(&words.join(" "))
+        .map(Some)
+        .map_err(|e| UsageError::new(e.to_string()).into())
+}
+
+/// Writes `what` to stdout through a buffer. A closed pipe (`| head`) is the reader's choice, not
+/// an error.
+fn write_stdout(what: &str, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.with_context(|| format!("writing {what}")),
+    }
+}
