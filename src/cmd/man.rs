@@ -244,7 +244,10 @@ fn commands(roff: &mut Roff, command: &clap::Command) {
         usage(&command).replace(" [COMMAND]", ""),
         "The live dashboard (the default). Options: DASHBOARD OPTIONS.".to_string(),
     );
-    for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+    for sub in command
+        .get_subcommands()
+        .filter(|sub| sub.get_name() != "help")
+    {
         let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
         entry(usage(sub), about);
     }

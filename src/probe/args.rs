@@ -358,4 +358,51 @@ mod tests {
         .unwrap();
         assert_eq!(p.pause, Duration::from_millis(250));
     }
+
+    #[test]
+    fn the_family_comes_from_the_flags_or_the_destination() {
+        assert_eq!(plan(|_| {}).unwrap().family, Family::Inet);
+        assert_eq!(plan(|a| a.ipv6 = true).unwrap().family, Family::Inet6);
+        let p = plan(|a| a.dst = Some("[::1]:443".into())).unwrap();
+        assert_eq!(p.family, Family::Inet6);
+        assert_eq!(
+            error(|a| {
+                a.ipv4 = true;
+                a.dst = Some("[::1]:443".into());
+            }),
+            "-4 does not match --dst [::1]:443"
+        );
+        assert_eq!(
+            error(|a| {
+                a.ipv4 = true;
+                a.ipv6 = true;
+            }),
+            "-4 and -6 exclude each other"
+        );
+    }
+
+    #[test]
+    fn a_one_port_range_is_refused_only_with_the_own_listener() {
+        let e = error(|a| a.range = Some("1-1".into()));
+        assert!(e.contains("the probe's own listener takes it"), "{e}");
+        assert!(plan(|a| a.range = Some("1025-1026".into())).is_ok());
+        assert!(
+            plan(|a| {
+                a.range = Some("1025-1025".into());
+                a.dst = Some("127.0.0.1:9".into());
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn netns_is_kept_and_refused_with_range() {
+        let p = plan(|a| a.netns.netns = Some(NetnsSpec::Pid(1))).unwrap();
+        assert_eq!(p.netns, Some(NetnsSpec::Pid(1)));
+        let e = error(|a| {
+            a.netns.netns = Some(NetnsSpec::Name("blue".into()));
+            a.range = Some("1025-1034".into());
+        });
+        assert!(e.contains("cannot be combined with --netns"), "{e}");
+    }
 }
