@@ -240,11 +240,11 @@ fn interval_ms(text: &str) -> Result<u64, String> {
             INTERVAL_MS.end()
         )
     };
+    let digits = text.strip_prefix('-').unwrap_or(text);
     match text.parse::<u64>() {
         Ok(ms) if INTERVAL_MS.contains(&ms) => Ok(ms),
-        Ok(_) => Err(bounds()),
-        Err(_) if text.parse::<i64>().is_ok() => Err(bounds()),
-        Err(_) => Err(format!("not a number; {}", bounds())),
+        _ if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Err(bounds()),
+        _ => Err(format!("not a number; {}", bounds())),
     }
 }
 
