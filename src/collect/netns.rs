@@ -51,14 +51,10 @@ pub enum NetnsError {
     NoSuchPid { pid: u32, path: PathBuf },
     #[error("{} is not a network namespace", path.display())]
     NotANetns { path: PathBuf },
-    #[error("entering network namespace {spec} ({}): permission denied (needs CAP_SYS_ADMIN, e.g. root)", path.display())]
-    Permission { spec: String, path: PathBuf },
-    #[error("entering network namespace {spec} ({}): {source}", path.display())]
-    Io {
-        spec: String,
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("entering network namespace {}: permission denied (needs CAP_SYS_ADMIN, e.g. root)", path.display())]
+    Permission { path: PathBuf },
+    #[error("entering network namespace {}", path.display())]
+    Io { path: PathBuf, source: io::Error },
 }
 
 impl NetnsError {
@@ -127,7 +123,7 @@ pub fn enter(spec: &NetnsSpec) -> Result<(), NetnsError> {
     let file = File::open(&path).map_err(|source| open_error(spec, path.clone(), source))?;
     // SAFETY: `file` is an open descriptor for the whole call; setns only reads it.
     if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(setns_error(spec, path, io::Error::last_os_error()));
+        return Err(setns_error(path, io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -140,30 +136,16 @@ fn open_error(spec: &NetnsSpec, path: PathBuf, source: io::Error) -> NetnsError 
         },
         (io::ErrorKind::NotFound, NetnsSpec::Path(_)) => NetnsError::NoSuchPath { path },
         (io::ErrorKind::NotFound, NetnsSpec::Pid(pid)) => NetnsError::NoSuchPid { pid: *pid, path },
-        (io::ErrorKind::PermissionDenied, _) => NetnsError::Permission {
-            spec: spec.to_string(),
-            path,
-        },
-        _ => NetnsError::Io {
-            spec: spec.to_string(),
-            path,
-            source,
-        },
+        (io::ErrorKind::PermissionDenied, _) => NetnsError::Permission { path },
+        _ => NetnsError::Io { path, source },
     }
 }
 
-fn setns_error(spec: &NetnsSpec, path: PathBuf, source: io::Error) -> NetnsError {
+fn setns_error(path: PathBuf, source: io::Error) -> NetnsError {
     match source.raw_os_error() {
-        Some(libc::EPERM) => NetnsError::Permission {
-            spec: spec.to_string(),
-            path,
-        },
+        Some(libc::EPERM) => NetnsError::Permission { path },
         Some(libc::EINVAL) => NetnsError::NotANetns { path },
-        _ => NetnsError::Io {
-            spec: spec.to_string(),
-            path,
-            source,
-        },
+        _ => NetnsError::Io { path, source },
     }
 }
 
