@@ -280,6 +280,13 @@ mod tests {
         };
         assert_eq!(args.filter, ["dst", "10.0.0.1"]);
         assert!(args.scope.ipv4 && args.format == Format::Json);
+        let cli =
+            parse_words(&["dst", "10.0.0.1", "--interval", "500", "dport", "=", "443"]).unwrap();
+        assert_eq!(
+            cli.dashboard.filter,
+            ["dst", "10.0.0.1", "dport", "=", "443"]
+        );
+        assert_eq!(cli.dashboard.interval, 500);
     }
 
     #[test]

@@ -45,7 +45,8 @@ const FILTER_TERMS: [(&str, &str); 8] = [
         "state NAME",
         "Sockets in a kernel state: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, \
          time-wait, close, close-wait, last-ack, listen, closing, new-syn-recv, bound-inactive \
-         (the kernel spelling TIME_WAIT works too), or a group, as in ss: all; connected (every \
+         (the kernel spelling TIME_WAIT and ss's estab and listening work too), or a group, as in \
+         ss: all; connected (every \
          state but listen and close); synchronized (connected but syn-sent); bucket (the \
          minisockets: syn-recv and time-wait); big (every state but bucket).",
     ),
