@@ -1,8 +1,12 @@
 //! How the binary ends: every error becomes one line on stderr, `portradar: ...`, cut when the input
 //! it quotes is long, and an exit status: 0 ok (also after `--help` and `--version`), 1 a failure while
-//! running, 2 a mistake in the command line ([`UsageError`]).
+//! running, 2 a mistake in the command line: a [`UsageError`] the binary raised, or a library error
+//! that is one (a bad filter, a bad probe option, a network namespace that does not exist).
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use portradar::collect::netns::NetnsError;
+use portradar::filter::FilterError;
+use portradar::probe::ProbeError;
 use std::process::ExitCode;
 
 /// Exit status of a usage error.
@@ -69,11 +73,23 @@ pub fn report(result: anyhow::Result<()>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("portradar: {}", one_line(&format!("{error:#}")));
-    if error.downcast_ref::<UsageError>().is_some() {
+    if is_usage(&error) {
         ExitCode::from(USAGE)
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// True when the error (not one of its causes) is a mistake in the command line.
+fn is_usage(error: &anyhow::Error) -> bool {
+    error.is::<UsageError>()
+        || error.is::<FilterError>()
+        || error
+            .downcast_ref::<ProbeError>()
+            .is_some_and(ProbeError::is_usage)
+        || error
+            .downcast_ref::<NetnsError>()
+            .is_some_and(NetnsError::is_usage)
 }
 
 /// The suggestion clap's error carries, if any.

@@ -1,6 +1,6 @@
 //! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `completions` and `man`, each
 //! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
-//! writing to stdout.
+//! writing to stdout. Errors go up as they are; `exit` tells usage errors from failures.
 
 mod completions;
 mod dashboard;
@@ -8,7 +8,6 @@ mod man;
 mod snapshot;
 
 use crate::cli::{Cli, Command, SocketScope};
-use crate::exit::UsageError;
 use anyhow::{Context, Result};
 use portradar::filter::Filter;
 use std::io::{self, Write};
@@ -18,35 +17,19 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => dashboard::run(&cli.dashboard),
         Some(Command::Snapshot(args)) => snapshot::run(&args),
-        Some(Command::Probe(args)) => probe(&args),
+        Some(Command::Probe(args)) => Ok(portradar::probe::run(&args)?),
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Man) => man::run(),
     }
 }
 
-fn probe(args: &portradar::probe::ProbeArgs) -> Result<()> {
-    portradar::probe::run(args).map_err(|e| {
-        if e.is_usage() {
-            UsageError::new(e.to_string()).into()
-        } else {
-            anyhow::Error::new(e)
-        }
-    })
-}
-
 /// Enters `--netns` before any other thread exists, so every later read, and every thread started
 /// later, is in that namespace.
 fn enter_netns(scope: &SocketScope) -> Result<()> {
-    let Some(spec) = scope.netns() else {
-        return Ok(());
-    };
-    portradar::collect::netns::enter(spec).map_err(|e| {
-        if e.is_usage() {
-            UsageError::new(e.to_string()).into()
-        } else {
-            anyhow::Error::new(e)
-        }
-    })
+    match scope.netns() {
+        Some(spec) => Ok(portradar::collect::netns::enter(spec)?),
+        None => Ok(()),
+    }
 }
 
 /// Parses the filter words; none means no filter.
@@ -54,9 +37,7 @@ fn parse_filter(words: &[String]) -> Result<Option<Filter>> {
     if words.is_empty() {
         return Ok(None);
     }
-    Filter::parse(&words.join(" "))
-        .map(Some)
-        .map_err(|e| UsageError::new(e.to_string()).into())
+    Ok(Some(Filter::parse(&words.join(" "))?))
 }
 
 /// Writes `what` to stdout through a buffer. A closed pipe (`| head`) is the reader's choice, not
