@@ -157,6 +157,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn usage_errors_are_told_from_failures() {
+        let filter = portradar::filter::Filter::parse("state tim-wait").unwrap_err();
+        assert!(is_usage(&filter.into()));
+        assert!(is_usage(&UsageError::new("x").into()));
+        assert!(is_usage(&ProbeError::TooFew.into()));
+        let missing = NetnsError::NoSuchPath {
+            path: "/nowhere".into(),
+        };
+        assert!(is_usage(&missing.into()));
+        let denied = NetnsError::Permission {
+            path: "/proc/1/ns/net".into(),
+        };
+        assert!(!is_usage(&denied.into()));
+        let io = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(!is_usage(&ProbeError::Output(io).into()));
+        assert!(!is_usage(&anyhow::anyhow!("the terminal went away")));
+    }
+
+    #[test]
     fn short_messages_are_kept() {
         assert_eq!(one_line("bad filter at 'andd'"), "bad filter at 'andd'");
     }
