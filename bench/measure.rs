@@ -89,7 +89,7 @@ fn sample(key: &str, value: impl std::fmt::Display) {
 }
 
 fn round(cli: &RoundArgs) -> Result<()> {
-    portradar::collect::netns::enter(&cli.netns)?;
+    portradar::collect::netns::enter(&cli.netns.parse()?)?;
     let dst = Filter::parse(&format!("dst {}", cli.dst))?;
     let mut full = Refresher::new(Some(cli.netns.clone()), Families::BOTH, None);
     let mut filtered = Refresher::new(Some(cli.netns.clone()), Families::BOTH, Some(dst));

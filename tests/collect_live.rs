@@ -558,7 +558,8 @@ fn netns_enter_shows_the_namespace_table() {
     ) {
         return;
     }
-    let missing = netns::enter("portradar-no-such-netns").unwrap_err();
+    let missing =
+        netns::enter(&netns::NetnsSpec::Name("portradar-no-such-netns".into())).unwrap_err();
     assert!(missing.to_string().contains("ip netns list"), "{missing}");
 
     let name = format!("portradar-collect-{}", std::process::id());
@@ -566,7 +567,7 @@ fn netns_enter_shows_the_namespace_table() {
     let host = listener("127.0.0.1");
     let host_port = host.local_addr().unwrap().port();
     let inside = thread::spawn(move || {
-        netns::enter(&ns.0).expect("enter the namespace");
+        netns::enter(&netns::NetnsSpec::Name(ns.0.clone())).expect("enter the namespace");
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let tables = [Collector::open(), Collector::procfs()].map(|mut c| {

@@ -247,3 +247,18 @@ fn bad_input_is_a_one_line_usage_error() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn dash_six_probes_over_ipv6_loopback() {
+    let (report, ports) = probe_json(&["-6", "--count", "5"]);
+    let destination: SocketAddr = report["destination"].as_str().unwrap().parse().unwrap();
+    assert_eq!(destination.ip(), std::net::Ipv6Addr::LOCALHOST, "{report}");
+    assert_eq!(ports.len(), 5, "{report}");
+    let system = system_range();
+    assert!(ports.iter().all(|&p| system.contains(p)), "{ports:?}");
+
+    let args = ["-6", "--range", "1025-1034", "--count", "10"];
+    if let Some(ports) = probe_in_namespace("probe -6 --range 1025-1034", &args) {
+        assert_eq!(parity(&ports), Parity::Odd, "{ports:?}");
+    }
+}

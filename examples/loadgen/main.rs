@@ -202,7 +202,7 @@ fn run(cli: &Cli) -> Result<()> {
     }
     netns::loopback_up(&name)?;
     // Everything this thread opens or starts from here on lives in the namespace.
-    portradar::collect::netns::enter(&name)?;
+    portradar::collect::netns::enter(&portradar::collect::netns::NetnsSpec::Name(name.clone()))?;
     netns::configure(plan::PORT_RANGE, plan.time_wait)?;
 
     let started = Instant::now();

@@ -8,9 +8,9 @@
 //! (ESTABLISHED for most picks, SYN_SENT for `bound`, CLOSE for `fail`), which is rarely useful.
 //! Once attached, one line on stderr says so: a caller can start connecting after it.
 
-use crate::cli::Global;
+use super::{enter_netns, parse_filter};
+use crate::cli::{EventsArgs, EventsFormat};
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
 use portradar::events::{
     BootClock, Event, EventSource, json_line, json_lost_line, text_line, text_lost_line,
 };
@@ -20,27 +20,6 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::time::SystemTime;
-
-#[derive(Debug, Args)]
-pub struct EventsArgs {
-    /// Output format: one line of text or one JSON object per event.
-    #[arg(long, value_enum, default_value_t = EventsFormat::Text)]
-    pub format: EventsFormat,
-    /// Show the events of every network namespace, not only this one's.
-    #[arg(long)]
-    pub all_netns: bool,
-    /// Filter expression (addresses and ports of the event's ends).
-    #[arg(value_name = "FILTER", trailing_var_arg = true)]
-    pub filter: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EventsFormat {
-    /// One line of text per event.
-    Text,
-    /// One JSON object per line (fields in the README).
-    Json,
-}
 
 /// Which events to print.
 struct Selection {
@@ -68,8 +47,10 @@ impl Selection {
 
 /// Runs until a termination signal or a closed stdout. The namespace to show is the one the process
 /// is in when called.
-pub fn run(global: &Global, args: &EventsArgs, filter: Option<Filter>) -> Result<()> {
-    let families = global.families();
+pub fn run(args: &EventsArgs) -> Result<()> {
+    enter_netns(&args.scope)?;
+    let filter = parse_filter(&args.filter)?;
+    let families = args.scope.families();
     let here = std::fs::metadata("/proc/thread-self/ns/net")
         .context("reading this network namespace")?
         .ino();

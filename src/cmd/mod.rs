@@ -1,4 +1,53 @@
-//! The bodies of the binary's subcommands; `main.rs` only parses the command line and dispatches.
+//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `events`, `completions` and `man`, each
+//! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
+//! writing to stdout. Errors go up as they are; `exit` tells usage errors from failures.
 
-pub mod events;
-pub mod snapshot;
+mod completions;
+mod dashboard;
+mod events;
+mod man;
+mod snapshot;
+
+use crate::cli::{Cli, Command, SocketScope};
+use anyhow::{Context, Result};
+use portradar::filter::Filter;
+use std::io::{self, Write};
+
+/// Runs the command the command line asks for.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => dashboard::run(&cli.dashboard),
+        Some(Command::Snapshot(args)) => snapshot::run(&args),
+        Some(Command::Probe(args)) => Ok(portradar::probe::run(&args)?),
+        Some(Command::Completions(args)) => completions::run(args.shell),
+        Some(Command::Man) => man::run(),
+        Some(Command::Events(args)) => events::run(&args),
+    }
+}
+
+/// Enters `--netns` before any other thread exists, so every later read, and every thread started
+/// later, is in that namespace.
+fn enter_netns(scope: &SocketScope) -> Result<()> {
+    match scope.netns() {
+        Some(spec) => Ok(portradar::collect::netns::enter(spec)?),
+        None => Ok(()),
+    }
+}
+
+/// Parses the filter words; none means no filter.
+fn parse_filter(words: &[String]) -> Result<Option<Filter>> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Filter::parse(&words.join(" "))?))
+}
+
+/// Writes `what` to stdout through a buffer. A closed pipe (`| head`) is the reader's choice, not
+/// an error.
+fn write_stdout(what: &str, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.with_context(|| format!("writing {what}")),
+    }
+}

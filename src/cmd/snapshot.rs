@@ -2,9 +2,9 @@
 //! every MS milliseconds from the refresh worker, each printed and flushed as it comes (JSON: one
 //! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe.
 
-use crate::cli::{Format, Global, SnapshotArgs};
+use super::{enter_netns, parse_filter};
+use crate::cli::{Format, SnapshotArgs};
 use anyhow::{Context, Result, bail};
-use portradar::filter::Filter;
 use portradar::model::Snapshot;
 use portradar::output::{self, json::Layout};
 use portradar::refresh::{Refresher, Start, Worker};
@@ -19,8 +19,14 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_millis(50);
 
 /// Runs the command in the namespace already entered.
-pub fn run(global: &Global, args: &SnapshotArgs, filter: Option<Filter>) -> Result<()> {
-    let refresher = Refresher::new(global.netns.clone(), global.families(), filter);
+pub fn run(args: &SnapshotArgs) -> Result<()> {
+    enter_netns(&args.scope)?;
+    let filter = parse_filter(&args.filter)?;
+    let refresher = Refresher::new(
+        args.scope.netns().map(ToString::to_string),
+        args.scope.families(),
+        filter,
+    );
     let mut out = io::BufWriter::new(io::stdout().lock());
     let printed = match args.watch {
         None => once(refresher, args, &mut out),

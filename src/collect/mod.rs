@@ -196,20 +196,6 @@ pub enum CollectError {
     },
     #[error("getrlimit(RLIMIT_NOFILE): {0}")]
     Rlimit(#[source] io::Error),
-    #[error("bad network namespace name {name:?}: {why}")]
-    BadNetnsName { name: String, why: &'static str },
-    #[error("network namespace {name:?} does not exist ({} not found); `ip netns list` shows the names", path.display())]
-    NoSuchNetns { name: String, path: PathBuf },
-    #[error("entering network namespace {name:?} ({}): permission denied (needs CAP_SYS_ADMIN, e.g. root)", path.display())]
-    NetnsPermission { name: String, path: PathBuf },
-    #[error("{} is not a network namespace (is {name:?} a leftover of `ip netns`?)", path.display())]
-    NotANetns { name: String, path: PathBuf },
-    #[error("entering network namespace {name:?} ({}): {source}", path.display())]
-    Netns {
-        name: String,
-        path: PathBuf,
-        source: io::Error,
-    },
 }
 
 impl CollectError {

@@ -3,12 +3,18 @@
 //! [`ProbeError`] whoever built the arguments.
 
 use super::ProbeError;
+use crate::collect::netns::{NetnsArg, NetnsSpec};
 use crate::settings::PortRange;
+use crate::socket::Family;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 /// Pause between batches when `--repeat` is given without `--sleep`.
 const DEFAULT_SLEEP_MS: u64 = 1000;
+
+/// The smallest `--range` a probe of its own listener can work in: one port for the listener, one
+/// for the connect()s.
+const MIN_RANGE_WITH_LISTENER: u32 = 2;
 
 /// Command-line options of `portradar probe`.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -31,7 +37,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS")]
     pub sleep: Option<u64>,
     /// Run inside a throwaway network namespace whose ip_local_port_range is LOW-HIGH (needs root or
-    /// CAP_SYS_ADMIN), as in the seed's 1025-1034 experiment.
+    /// CAP_SYS_ADMIN), as in the article's 1025-1034 experiment.
     #[arg(long, value_name = "LOW-HIGH")]
     pub range: Option<String>,
     /// Set IP_LOCAL_PORT_RANGE on each socket (Linux 6.3+): it only narrows the system range, and the
@@ -41,6 +47,14 @@ pub struct ProbeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Probe over IPv4 (the default): the listener is 127.0.0.1.
+    #[arg(short = '4')]
+    pub ipv4: bool,
+    /// Probe over IPv6: the listener is ::1.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    #[command(flatten)]
+    pub netns: NetnsArg,
 }
 
 /// How the probe prints its report.
@@ -73,6 +87,10 @@ pub(super) struct Plan {
     pub bind: bool,
     pub scope: Scope,
     pub format: Format,
+    /// The family of the connections, and of the probe's own listener.
+    pub family: Family,
+    /// Run in this network namespace instead of the current one.
+    pub netns: Option<NetnsSpec>,
 }
 
 impl Plan {
@@ -85,14 +103,25 @@ impl Plan {
         if args.sleep.is_some() && args.repeat.is_none() {
             return Err(ProbeError::SleepWithoutRepeat);
         }
+        let destination = args.dst.as_deref().map(parse_destination).transpose()?;
+        let scope = scope(args)?;
+        let netns = args.netns.netns.clone();
+        if let (Scope::Namespace(_), Some(_)) = (scope, &netns) {
+            return Err(ProbeError::NetnsWithRange);
+        }
+        if let (Scope::Namespace(range), None) = (scope, destination) {
+            check_room_for_listener(range)?;
+        }
         Ok(Plan {
-            destination: args.dst.as_deref().map(parse_destination).transpose()?,
+            destination,
             count,
             batches,
             pause: Duration::from_millis(args.sleep.unwrap_or(DEFAULT_SLEEP_MS)),
             bind: args.bind,
-            scope: scope(args)?,
+            scope,
             format: args.format,
+            family: family(args, destination)?,
+            netns,
         })
     }
 
@@ -120,6 +149,44 @@ fn scope(args: &ProbeArgs) -> Result<Scope, ProbeError> {
         (None, Some(text)) => Ok(Scope::Socket(parse_range("--socket-range", text)?)),
         (None, None) => Ok(Scope::System),
     }
+}
+
+/// `-4`/`-6`, or the family of `--dst`; the two must agree.
+fn family(args: &ProbeArgs, destination: Option<SocketAddr>) -> Result<Family, ProbeError> {
+    let asked = match (args.ipv4, args.ipv6) {
+        (true, true) => return Err(ProbeError::BothFamilies),
+        (true, false) => Some(Family::Inet),
+        (false, true) => Some(Family::Inet6),
+        (false, false) => None,
+    };
+    let Some(dst) = destination else {
+        return Ok(asked.unwrap_or(Family::Inet));
+    };
+    let of_dst = if dst.is_ipv4() {
+        Family::Inet
+    } else {
+        Family::Inet6
+    };
+    match asked {
+        Some(family) if family != of_dst => Err(ProbeError::FamilyMismatch {
+            flag: if family == Family::Inet { "-4" } else { "-6" },
+            dst,
+        }),
+        _ => Ok(of_dst),
+    }
+}
+
+/// The probe's own listener binds port 0 inside the private namespace, and bind() takes that port
+/// from `ip_local_port_range`, the range the connect()s then search: a range of one port leaves
+/// them none, and every connect() fails with EADDRNOTAVAIL.
+fn check_room_for_listener(range: PortRange) -> Result<(), ProbeError> {
+    if range.size() < MIN_RANGE_WITH_LISTENER {
+        return Err(ProbeError::RangeTooSmall {
+            low: range.low,
+            high: range.high,
+        });
+    }
+    Ok(())
 }
 
 /// `ADDR:PORT`, IPv6 addresses in brackets.
@@ -290,5 +357,52 @@ mod tests {
         })
         .unwrap();
         assert_eq!(p.pause, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn the_family_comes_from_the_flags_or_the_destination() {
+        assert_eq!(plan(|_| {}).unwrap().family, Family::Inet);
+        assert_eq!(plan(|a| a.ipv6 = true).unwrap().family, Family::Inet6);
+        let p = plan(|a| a.dst = Some("[::1]:443".into())).unwrap();
+        assert_eq!(p.family, Family::Inet6);
+        assert_eq!(
+            error(|a| {
+                a.ipv4 = true;
+                a.dst = Some("[::1]:443".into());
+            }),
+            "-4 does not match --dst [::1]:443"
+        );
+        assert_eq!(
+            error(|a| {
+                a.ipv4 = true;
+                a.ipv6 = true;
+            }),
+            "-4 and -6 exclude each other"
+        );
+    }
+
+    #[test]
+    fn a_one_port_range_is_refused_only_with_the_own_listener() {
+        let e = error(|a| a.range = Some("1-1".into()));
+        assert!(e.contains("the probe's own listener takes it"), "{e}");
+        assert!(plan(|a| a.range = Some("1025-1026".into())).is_ok());
+        assert!(
+            plan(|a| {
+                a.range = Some("1025-1025".into());
+                a.dst = Some("127.0.0.1:9".into());
+            })
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn netns_is_kept_and_refused_with_range() {
+        let p = plan(|a| a.netns.netns = Some(NetnsSpec::Pid(1))).unwrap();
+        assert_eq!(p.netns, Some(NetnsSpec::Pid(1)));
+        let e = error(|a| {
+            a.netns.netns = Some(NetnsSpec::Name("blue".into()));
+            a.range = Some("1025-1034".into());
+        });
+        assert!(e.contains("cannot be combined with --netns"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! What can go wrong in `portradar probe`: mistakes in the command line (exit status 2) and failures
 //! of the experiment itself (exit status 1). Causes are kept as `source`s, not repeated in the message.
 
+use crate::collect::netns::NetnsError;
 use crate::settings::PortRange;
 use std::io;
 use std::net::SocketAddr;
@@ -33,6 +34,23 @@ pub enum ProbeError {
          one socket's)"
     )]
     BothRanges,
+    #[error("-4 and -6 exclude each other")]
+    BothFamilies,
+    #[error("{flag} does not match --dst {dst}")]
+    FamilyMismatch { flag: &'static str, dst: SocketAddr },
+    #[error(
+        "--range makes a private network namespace of its own: it cannot be combined with --netns \
+         (use --socket-range there)"
+    )]
+    NetnsWithRange,
+    #[error(
+        "--range {low}-{high} is one port, and the probe's own listener takes it (bind() picks its \
+         port from the same range), leaving none for connect(): give at least 2 ports, or --dst \
+         ADDR:PORT"
+    )]
+    RangeTooSmall { low: u16, high: u16 },
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
 
     #[error("--range needs root or CAP_SYS_ADMIN to create its private network namespace")]
     NeedsPrivilege(#[source] io::Error),
@@ -82,7 +100,11 @@ impl ProbeError {
                 | ProbeError::TooFew
                 | ProbeError::SleepWithoutRepeat
                 | ProbeError::BothRanges
-        )
+                | ProbeError::BothFamilies
+                | ProbeError::FamilyMismatch { .. }
+                | ProbeError::NetnsWithRange
+                | ProbeError::RangeTooSmall { .. }
+        ) || matches!(self, ProbeError::Netns(e) if e.is_usage())
     }
 
     /// A failed system call on a socket.

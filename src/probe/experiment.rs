@@ -1,4 +1,4 @@
-//! The socket experiment, as in the seed: batches of connect() calls toward one destination, each
+//! The socket experiment, as in the article: batches of connect() calls toward one destination, each
 //! local port read with getsockname() right after connect() — the kernel allocates it inside the call,
 //! whatever then happens to the handshake. Every socket is closed (reset) before the next one opens.
 
@@ -7,7 +7,8 @@ use super::args::Plan;
 use super::range;
 use super::socket::ProbeSocket;
 use crate::settings::PortRange;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use crate::socket::Family;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::thread;
 
 /// What the experiment saw.
@@ -33,7 +34,7 @@ pub(super) fn run(plan: &Plan) -> Result<Observed, ProbeError> {
         Some(asked) => range::narrow(system, asked),
         None => (system, Vec::new()),
     };
-    let target = Target::open(plan.destination)?;
+    let target = Target::open(plan.destination, plan.family)?;
     let destination = target.addr()?;
     let mut batches = Vec::new();
     for n in 0..plan.batches {
@@ -95,12 +96,19 @@ enum Target {
 }
 
 impl Target {
-    fn open(destination: Option<SocketAddr>) -> Result<Target, ProbeError> {
+    /// `destination`, or a listener on the loopback address of `family`.
+    fn open(destination: Option<SocketAddr>, family: Family) -> Result<Target, ProbeError> {
         if let Some(addr) = destination {
             return Ok(Target::Remote(addr));
         }
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(ProbeError::socket("listen on 127.0.0.1"))?;
+        let (loopback, call): (IpAddr, _) = match family {
+            Family::Inet => (Ipv4Addr::LOCALHOST.into(), "listen on 127.0.0.1"),
+            Family::Inet6 => (
+                Ipv6Addr::LOCALHOST.into(),
+                "listen on ::1 (is IPv6 disabled?)",
+            ),
+        };
+        let listener = TcpListener::bind((loopback, 0)).map_err(ProbeError::socket(call))?;
         listener
             .set_nonblocking(true)
             .map_err(ProbeError::socket("fcntl(O_NONBLOCK)"))?;

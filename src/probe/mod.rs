@@ -1,10 +1,10 @@
-//! `portradar probe`: reproduces the seed's port-choice experiment. It makes batches of connect()
+//! `portradar probe`: reproduces the article's port-choice experiment. It makes batches of connect()
 //! calls toward one destination (by default a loopback listener of its own), prints each local port
 //! and the delta from the previous one, and ends with a verdict read through the pointer model
 //! ([`crate::pointer`]): step, parity, randomised or not, and the kernel behaviour that matches.
 //!
-//! `args` checks the command line, `experiment` opens the sockets (`socket`), `netns` gives `--range`
-//! a throwaway network namespace, `range` reads and narrows port ranges, `verdict` judges, `report`
+//! `args` checks the command line, `experiment` opens the sockets (`socket`), `netns` enters
+//! `--netns` or gives `--range` a throwaway network namespace, `range` reads and narrows port ranges, `verdict` judges, `report`
 //! prints. The probe closes every socket it opens, with a reset: it leaves no TIME_WAIT behind.
 
 mod args;
@@ -25,9 +25,13 @@ use std::io::{self, Write};
 /// Runs the probe and prints its report on stdout.
 pub fn run(args: &ProbeArgs) -> Result<(), ProbeError> {
     let plan = Plan::from_args(args)?;
-    let observed = match plan.scope {
-        Scope::Namespace(range) => netns::with_range(range, || experiment::run(&plan))?,
-        Scope::System | Scope::Socket(_) => experiment::run(&plan)?,
+    // `Plan::from_args` refuses `--netns` with `--range`.
+    let observed = match (plan.scope, &plan.netns) {
+        (Scope::Namespace(range), _) => netns::with_range(range, || experiment::run(&plan))?,
+        (Scope::System | Scope::Socket(_), Some(spec)) => {
+            netns::within(spec, || experiment::run(&plan))?
+        }
+        (Scope::System | Scope::Socket(_), None) => experiment::run(&plan)?,
     };
     let reading = verdict::judge(&plan, &observed)?;
     let mut out = io::stdout().lock();

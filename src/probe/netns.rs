@@ -1,15 +1,17 @@
-//! `probe --range`: runs the experiment in a throwaway network namespace of its own, so changing
-//! `ip_local_port_range` touches nothing else on the host.
+//! Where the experiment runs when not in the current network namespace: `probe --netns NS` enters an
+//! existing one, `probe --range` makes a throwaway one of its own, so changing `ip_local_port_range`
+//! touches nothing else on the host.
 //!
-//! A dedicated thread calls `unshare(CLONE_NEWNET)`, which moves only that thread into a new, empty
-//! namespace; it brings `lo` up, writes the range, and runs the experiment there (sockets and
-//! `/proc/sys/net` follow the calling thread's namespace). When the thread ends, the last reference
-//! to the namespace goes with it and the kernel removes it: nothing is left behind, nothing to clean
-//! up on failure. Needs CAP_SYS_ADMIN.
+//! Either way a dedicated thread changes namespace (setns or `unshare(CLONE_NEWNET)` move only the
+//! calling thread) and runs the experiment there: sockets and `/proc/sys/net` follow the calling
+//! thread's namespace. For `--range` the thread brings `lo` up and writes the range; when it ends,
+//! the last reference to the namespace goes with it and the kernel removes it: nothing is left
+//! behind, nothing to clean up on failure. Both need CAP_SYS_ADMIN.
 
 use super::ProbeError;
 use super::range::PORT_RANGE_PATH;
 use super::socket;
+use crate::collect::netns::{self, NetnsSpec};
 use crate::settings::PortRange;
 use libc::{c_char, c_short};
 use std::io;
@@ -25,14 +27,32 @@ pub(super) fn with_range<T: Send>(
     range: PortRange,
     work: impl FnOnce() -> Result<T, ProbeError> + Send,
 ) -> Result<T, ProbeError> {
+    on_own_thread(|| {
+        enter_new_namespace()?;
+        bring_up_loopback()?;
+        set_range(range)?;
+        work()
+    })
+}
+
+/// Runs `work` on a thread inside the existing network namespace `spec` names.
+pub(super) fn within<T: Send>(
+    spec: &NetnsSpec,
+    work: impl FnOnce() -> Result<T, ProbeError> + Send,
+) -> Result<T, ProbeError> {
+    on_own_thread(|| {
+        netns::enter(spec)?;
+        work()
+    })
+}
+
+/// Runs `work` on a thread of its own, whose namespace it may change, and waits for it.
+fn on_own_thread<T: Send>(
+    work: impl FnOnce() -> Result<T, ProbeError> + Send,
+) -> Result<T, ProbeError> {
     thread::scope(|scope| {
         scope
-            .spawn(|| {
-                enter_new_namespace()?;
-                bring_up_loopback()?;
-                set_range(range)?;
-                work()
-            })
+            .spawn(work)
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })

@@ -167,6 +167,8 @@ mod tests {
             bind,
             scope,
             format: Format::Text,
+            family: crate::socket::Family::Inet,
+            netns: None,
         }
     }
 

@@ -27,6 +27,7 @@ mod theme;
 
 pub use app::{App, Config, Reaction};
 pub use dial::{Dial, Needle};
+pub use keys::{KEYS, KeyHelp};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use render::draw;
 pub use theme::Theme;
@@ -46,6 +47,8 @@ pub struct Options {
     pub families: Families,
     pub netns: Option<String>,
     pub no_color: bool,
+    /// Draw the dial with plain characters, no braille (`--ascii`, or TERM=dumb / TERM=linux).
+    pub ascii: bool,
     pub filter: Option<Filter>,
 }
 
