@@ -131,6 +131,7 @@ fn event_loop(
                     Reaction::Redraw => dirty = true,
                     Reaction::Ignored => {}
                 },
+                Event::Paste(text) => dirty |= !matches!(app.on_paste(&text), Reaction::Ignored),
                 Event::Resize(..) => dirty = true,
                 _ => {}
             }
