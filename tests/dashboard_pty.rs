@@ -102,6 +102,8 @@ impl Dashboard {
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portradar"));
         cmd.args(args);
+        // Not the home directory, which portable-pty picks by default and may not be readable.
+        cmd.cwd(std::env::current_dir().expect("a working directory"));
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
         let child = pair.slave.spawn_command(cmd).expect("spawn portradar");

@@ -713,11 +713,14 @@ fn help_overlay() {
     let t = render(&app, 80, 24);
     assert!(text(&t).contains("Reading the dial"));
     insta::assert_snapshot!(t.backend());
+    assert!(text(&t).contains("q quits · any other key closes"));
     key(&mut app, KeyCode::Char('x'));
     assert!(
         !text(&render(&app, 80, 24)).contains("Reading the dial"),
-        "any key closes the help"
+        "any other key closes the help"
     );
+    key(&mut app, KeyCode::Char('?'));
+    assert!(matches!(key(&mut app, KeyCode::Char('q')), Reaction::Quit));
 }
 
 #[test]
@@ -807,17 +810,40 @@ fn frozen_and_stale_reports_do_not_change_the_screen() {
 }
 
 #[test]
-fn too_small_a_terminal_asks_to_be_enlarged() {
-    let screen = text(&render(&app(false).0, 50, 10));
-    assert!(
-        screen
-            .lines()
-            .next()
-            .unwrap()
-            .contains("enlarge the terminal")
-    );
-    let rest: String = screen.lines().skip(1).collect();
-    assert!(rest.chars().all(|c| c == ' ' || c == '"'), "one line only");
+fn too_small_a_terminal_asks_to_be_enlarged_in_words_that_fit() {
+    let (app, _) = app(false);
+    for (w, h) in [
+        (1, 1),
+        (5, 1),
+        (10, 3),
+        (30, 2),
+        (40, 10),
+        (59, 30),
+        (100, 15),
+    ] {
+        let t = render(&app, w, h);
+        insta::assert_snapshot!(format!("too_small_{w}x{h}"), t.backend());
+        let screen = text(&t);
+        // Every word of every wording.
+        let vocabulary =
+            format!("enlarge the terminal to portradar needs 60x16 this one is {w}x{h}");
+        let words: Vec<&str> = screen
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .map(|w| w.trim_end_matches([',', ':']))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for word in &words {
+            assert!(
+                vocabulary.split(' ').any(|v| v == *word),
+                "{word:?} is cut at {w}x{h}:\n{screen}"
+            );
+        }
+        assert_eq!(
+            words.contains(&"60x16"),
+            w >= 5,
+            "the size needed shows when it fits, at {w}x{h}:\n{screen}"
+        );
+    }
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod signals;
 mod sort;
 mod terminal;
 mod theme;
+mod too_small;
 
 pub use app::{App, Config, Reaction};
 pub use collector::{Command, Report};

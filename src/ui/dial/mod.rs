@@ -14,6 +14,7 @@ mod ring;
 
 use crate::model::PortMap;
 use crate::settings::PortRange;
+use crate::ui::format::wrap;
 use crate::ui::theme::Theme;
 use geometry::DialGeometry;
 use legend::Legend;
@@ -192,24 +193,6 @@ fn fit(lines: &[(String, Style)], width: usize, rows: usize) -> (Vec<(String, St
         kept.extend(wrapped.into_iter().map(|w| (w, *style)));
     }
     (kept, 0)
-}
-
-/// Greedy word wrap of `text` to `width` columns (a longer word keeps a row of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in text.split(' ') {
-        let needed = current.chars().count() + 1 + word.chars().count();
-        if !current.is_empty() && needed > width {
-            out.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    out.push(current);
-    out
 }
 
 impl Widget for Dial<'_> {
