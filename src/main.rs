@@ -102,6 +102,7 @@ fn dashboard(global: &Global, filter: Option<Filter>) -> Result<()> {
         families: global.families(),
         netns: global.netns.clone(),
         no_color,
+        ascii: false,
         filter,
     })
 }

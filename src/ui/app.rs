@@ -31,6 +31,8 @@ pub struct Config {
     pub host: String,
     pub interval: Duration,
     pub no_color: bool,
+    /// Draw in plain characters (no braille, no box drawing).
+    pub ascii: bool,
     /// The filter given on the command line.
     pub filter: Option<Filter>,
 }
@@ -97,7 +99,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config) -> App {
         App {
-            theme: Theme::new(!config.no_color),
+            theme: Theme::new(!config.no_color).with_ascii(config.ascii),
             host: config.host,
             interval: config.interval,
             frozen: false,
@@ -425,6 +427,7 @@ mod tests {
             host: "h".into(),
             interval: Duration::from_millis(interval_ms),
             no_color: false,
+            ascii: false,
             filter: None,
         })
     }

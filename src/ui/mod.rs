@@ -7,6 +7,7 @@
 //! [`draw`] renders it; both are pure, so tests drive them with ratatui's `TestBackend`.
 
 mod app;
+mod ascii;
 mod collector;
 mod cursor;
 mod dial;
@@ -50,6 +51,8 @@ pub struct Options {
     pub families: Families,
     pub netns: Option<String>,
     pub no_color: bool,
+    /// Draw in plain characters, for terminals without braille or box drawing.
+    pub ascii: bool,
     pub filter: Option<Filter>,
 }
 
@@ -89,6 +92,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         host: hostname(),
         interval,
         no_color: options.no_color,
+        ascii: options.ascii,
         filter: options.filter,
     });
     let mut session = terminal::Session::enter().map_err(UiError::from)?;

@@ -3,6 +3,7 @@
 //! frame costs the same whatever the size of the socket table.
 
 use super::app::App;
+use super::ascii;
 use super::help;
 use super::layout;
 use super::panels::{self, Panel};
@@ -55,6 +56,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     };
     if app.help {
         help::render(area, buf, theme);
+    }
+    if theme.ascii() {
+        ascii::downgrade(buf, area);
     }
     if let Some(position) = cursor.filter(|_| !app.help) {
         frame.set_cursor_position(position);
