@@ -10,6 +10,7 @@
 //! apart without colour; those the legend has no room for are not drawn.
 
 pub mod geometry;
+mod grid;
 mod legend;
 mod ring;
 
@@ -19,6 +20,7 @@ use crate::ui::ascii;
 use crate::ui::format::wrap;
 use crate::ui::theme::Theme;
 use geometry::DialGeometry;
+use grid::Grid;
 use legend::Legend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -27,7 +29,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::canvas::Canvas;
 use ratatui::widgets::{Block, Widget};
-use ring::{Grid, Ring};
+use ring::Ring;
 
 /// A needle: where it points, the predicted window that starts there, its colour and its name.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,17 +2,15 @@
 //! blocked ports inside it, the trail of recent allocations, the needles' predicted windows as arcs
 //! along the inside of the ring, and the needles. Everything is painted straight onto dots, in this
 //! order, so that a cell shows the colour (and in plain characters the character) of the last thing
-//! drawn in it. The dots are a braille canvas's, or those of a [`Grid`] of plain characters, with as
-//! many dots per cell, so that both draw the same ring.
+//! drawn in it. The dots are a braille canvas's, or those of a [`Grid`](super::grid::Grid) of plain
+//! characters, with as many dots per cell, so that both draw the same ring.
 
 use super::Needle;
 use super::geometry::{DialGeometry, END, START, polar, wrap};
 use crate::model::{PortMap, PortUse};
 use crate::ui::ascii;
 use crate::ui::theme::{Texture, Theme};
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
+use ratatui::style::Color;
 use ratatui::widgets::canvas::{Painter, Shape};
 
 /// Connection uses, drawn as bars outward from the ring, innermost first.
@@ -29,9 +27,6 @@ const WINDOW: f64 = 2.0;
 /// few ports is far narrower than a dot.
 const MIN_WINDOW: f64 = 3.0;
 
-/// Dots across and down a cell, as braille has.
-const DOTS_PER_CELL: (usize, usize) = (2, 4);
-
 /// How a thing is painted: its colour, its texture and its plain character.
 #[derive(Clone, Copy)]
 struct Paint {
@@ -41,7 +36,7 @@ struct Paint {
 }
 
 /// Where the ring's dots go.
-trait Dots {
+pub(super) trait Dots {
     /// Paints the dot at (`x`, `y`), inside the canvas.
     fn paint(&mut self, x: usize, y: usize, color: Color, mark: char);
 }
@@ -49,45 +44,6 @@ trait Dots {
 impl Dots for Painter<'_, '_> {
     fn paint(&mut self, x: usize, y: usize, color: Color, _: char) {
         Painter::paint(self, x, y, color);
-    }
-}
-
-/// The dial in plain characters: per cell, the character and colour of the last dot painted in it.
-pub(super) struct Grid {
-    columns: usize,
-    cells: Vec<Option<(char, Color)>>,
-}
-
-impl Grid {
-    /// A grid for `area`, its dots painted by `ring`.
-    pub fn of(ring: &Ring, area: Rect) -> Grid {
-        let columns = usize::from(area.width);
-        let mut grid = Grid {
-            columns,
-            cells: vec![None; columns * usize::from(area.height)],
-        };
-        ring.paint(&mut grid);
-        grid
-    }
-
-    pub fn render(&self, area: Rect, buf: &mut Buffer) {
-        for (i, cell) in self.cells.iter().enumerate() {
-            if let Some((mark, color)) = cell {
-                let (x, y) = ((i % self.columns) as u16, (i / self.columns) as u16);
-                buf[(area.x + x, area.y + y)]
-                    .set_char(*mark)
-                    .set_style(Style::new().fg(*color));
-            }
-        }
-    }
-}
-
-impl Dots for Grid {
-    fn paint(&mut self, x: usize, y: usize, color: Color, mark: char) {
-        let i = y / DOTS_PER_CELL.1 * self.columns + x / DOTS_PER_CELL.0;
-        if let Some(cell) = self.cells.get_mut(i) {
-            *cell = Some((mark, color));
-        }
     }
 }
 
@@ -229,7 +185,8 @@ impl Ring<'_> {
         }
     }
 
-    fn paint(&self, dots: &mut impl Dots) {
+    /// Paints everything onto `dots`.
+    pub fn paint(&self, dots: &mut impl Dots) {
         let step = 0.5 / self.radius.max(1.0);
         let mut a = START;
         while a < END {
