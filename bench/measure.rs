@@ -158,6 +158,7 @@ fn frames(snapshot: portradar::model::Snapshot) -> Result<()> {
         host: "bench".into(),
         interval: Duration::from_secs(1),
         no_color: false,
+        ascii: false,
         filter: None,
     });
     let report = Report {

@@ -4,8 +4,12 @@
 //! addresses, connections to both and some TIME_WAIT. Screen conditions are awaited by polling the
 //! parsed screen against a deadline.
 //!
-//! The tests need CAP_SYS_ADMIN (to unshare the network namespace); the TIME_WAIT test also runs
-//! `ss` and takes about a minute, TIME_WAIT lasting 60 s.
+//! The workload tests need CAP_SYS_ADMIN (to unshare the network namespace) and skip without it
+//! (see `common::have_root`); the TIME_WAIT test also runs `ss` and takes about a minute, TIME_WAIT
+//! lasting 60 s. The terminal tests (SIGHUP, bracketed paste) run anywhere: they look at the
+//! terminal, not at the sockets on screen.
+
+mod common;
 
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use std::io::{Read, Write};
@@ -79,6 +83,8 @@ fn time_wait(addr: SocketAddr, n: usize) {
 /// The dashboard running in a pseudo-terminal.
 struct Dashboard {
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the dashboard wrote to the terminal.
+    output: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
     _master: Box<dyn MasterPty + Send>,
@@ -96,6 +102,8 @@ impl Dashboard {
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portradar"));
         cmd.args(args);
+        // Not the home directory, which portable-pty picks by default and may not be readable.
+        cmd.cwd(std::env::current_dir().expect("a working directory"));
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
         let child = pair.slave.spawn_command(cmd).expect("spawn portradar");
@@ -105,20 +113,23 @@ impl Dashboard {
             COLS.try_into().unwrap(),
             0,
         )));
+        let output = Arc::new(Mutex::new(Vec::new()));
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let parser = Arc::clone(&screen);
+        let (parser, written) = (Arc::clone(&screen), Arc::clone(&output));
         thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
+                written.lock().unwrap().extend_from_slice(&buf[..n]);
                 parser.lock().unwrap().process(&buf[..n]);
             }
         });
         let writer = pair.master.take_writer().unwrap();
         Dashboard {
             screen,
+            output,
             writer,
             child,
             _master: pair.master,
@@ -153,25 +164,34 @@ impl Dashboard {
         }
     }
 
-    /// Presses `q` and returns the exit status and whether the alternate screen was left.
-    fn quit(mut self) -> (portable_pty::ExitStatus, bool) {
-        self.send("q");
+    /// How many bytes the dashboard wrote so far.
+    fn written(&self) -> usize {
+        self.output.lock().unwrap().len()
+    }
+
+    /// Waits until the dashboard exits and returns its status.
+    fn wait_exit(&mut self, why: &str) -> portable_pty::ExitStatus {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader take the last bytes (leaving the alternate screen) in.
-                let settle = Instant::now() + Duration::from_secs(2);
-                while self.screen.lock().unwrap().screen().alternate_screen()
-                    && Instant::now() < settle
-                {
-                    thread::sleep(Duration::from_millis(10));
-                }
-                let left = !self.screen.lock().unwrap().screen().alternate_screen();
-                return (status, left);
+                return status;
             }
-            assert!(Instant::now() < deadline, "portradar did not quit on q");
+            assert!(Instant::now() < deadline, "portradar did not exit on {why}");
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Presses `q` and returns the exit status and whether the alternate screen was left.
+    fn quit(mut self) -> (portable_pty::ExitStatus, bool) {
+        self.send("q");
+        let status = self.wait_exit("q");
+        // Let the reader take the last bytes (leaving the alternate screen) in.
+        let settle = Instant::now() + Duration::from_secs(2);
+        while self.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < settle {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let left = !self.screen.lock().unwrap().screen().alternate_screen();
+        (status, left)
     }
 }
 
@@ -195,6 +215,9 @@ fn has_needle(screen: &str, dst: &str) -> bool {
 
 #[test]
 fn filter_focus_freeze_and_quit_on_a_live_workload() {
+    if !common::have_root("filter_focus_freeze_and_quit_on_a_live_workload") {
+        return;
+    }
     private_netns();
     let first = serve(Ipv4Addr::new(127, 0, 0, 2));
     let second = serve(Ipv4Addr::new(127, 0, 0, 3));
@@ -342,6 +365,9 @@ fn time_wait_panel_agrees_with_ss() {
     assert_eq!(ss_timer_ms("56sec"), 56_000);
     assert_eq!(ss_timer_ms("8.123ms"), 8_123);
     assert_eq!(ss_timer_ms("1min2sec"), 62_000);
+    if !common::have_root("time_wait_panel_agrees_with_ss") {
+        return;
+    }
     private_netns();
     let first = serve(Ipv4Addr::new(127, 0, 0, 2));
     let second = serve(Ipv4Addr::new(127, 0, 0, 3));
@@ -362,4 +388,72 @@ fn time_wait_panel_agrees_with_ss() {
     );
     let (status, left) = d.quit();
     assert!(status.success() && left);
+}
+
+/// Whether `bytes` holds `sequence`.
+fn holds(bytes: &[u8], sequence: &str) -> bool {
+    bytes
+        .windows(sequence.len())
+        .any(|w| w == sequence.as_bytes())
+}
+
+#[test]
+fn sighup_restores_the_terminal_and_exits_129() {
+    let mut d = Dashboard::start(&["--interval", "200"]);
+    d.wait_for("the dashboard", |s| s.contains("Port range"));
+    {
+        let out = d.output.lock().unwrap();
+        assert!(
+            holds(&out, "\x1b[?1049h"),
+            "the alternate screen was entered"
+        );
+        assert!(holds(&out, "\x1b[?2004h"), "bracketed paste was enabled");
+    }
+    let before = d.written();
+    let pid = d.child.process_id().expect("a pid") as libc::pid_t;
+    // SAFETY: a signal to the child this test spawned and has not reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let status = d.wait_exit("SIGHUP");
+    assert_eq!(status.exit_code(), 129, "{status:?}");
+    let restore = ["\x1b[?1049l", "\x1b[?25h", "\x1b[?2004l"];
+    // The reader may still be taking the last bytes in.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let after = d.output.lock().unwrap()[before..].to_vec();
+        if restore.iter().all(|s| holds(&after, s)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "restore sequences missing after SIGHUP: {:?}",
+            String::from_utf8_lossy(&after)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let parser = d.screen.lock().unwrap();
+    assert!(!parser.screen().alternate_screen() && !parser.screen().hide_cursor());
+}
+
+#[test]
+fn a_pasted_filter_is_text_not_keys() {
+    let mut d = Dashboard::start(&["--interval", "200"]);
+    d.wait_for("the dashboard", |s| s.contains("Port range"));
+    d.send("/");
+    d.wait_for("the prompt", |s| s.contains("filter: "));
+    // As keys, the line break would submit the first line and the rest would act as hotkeys:
+    // `o`, `r`, then space freezes, `s` sorts...
+    d.send("\x1b[200~dport = :8000\nor sport = :9000\x1b[201~");
+    d.wait_for("the paste in the prompt", |s| {
+        s.contains("filter: dport = :8000 or sport = :9000")
+    });
+    d.send("\r");
+    let screen = d.wait_for("the pasted filter applied", |s| {
+        s.contains("filter dport = :8000 or sport = :9000") && !s.contains("filter: ")
+    });
+    assert!(
+        !screen.contains("FROZEN"),
+        "no key of the paste acted:\n{screen}"
+    );
+    let (status, left) = d.quit();
+    assert!(status.success() && left, "{status:?}");
 }

@@ -328,13 +328,18 @@ fn report(snapshot: Snapshot, generation: u64, epoch: u64) -> Report {
     }
 }
 
-fn new_app(no_color: bool, filter: Option<&str>) -> App {
-    App::new(Config {
+fn config(no_color: bool, filter: Option<&str>) -> Config {
+    Config {
         host: "testhost".into(),
         interval: Duration::from_secs(1),
         no_color,
+        ascii: false,
         filter: filter.map(|f| Filter::parse(f).expect("test filter")),
-    })
+    }
+}
+
+fn new_app(no_color: bool, filter: Option<&str>) -> App {
+    App::new(config(no_color, filter))
 }
 
 /// Feeds `app` `steps` refreshes of `host`, a second apart, through `history`: the whole table, or
@@ -477,8 +482,9 @@ fn needles_keep_their_colours() {
     }
 }
 
-#[test]
-fn dial_with_a_known_occupancy() {
+/// The dial alone over a range of 1,000 ports (the first quarter established, a slice in TIME_WAIT,
+/// one reserved), with two needles and a trail, drawn in `theme` at 60x30.
+fn dial_with_a_known_occupancy_in(theme: Theme) -> Terminal<TestBackend> {
     // A range of 1,000 ports: the first quarter established, a slice in TIME_WAIT, one reserved.
     let mut settings = KernelSettings::with_range(1000, 1999);
     settings.reserved_ports = vec![[1800, 1800]];
@@ -505,7 +511,6 @@ fn dial_with_a_known_occupancy() {
         ],
         [250, 100, 1]
     );
-    let theme = Theme::new(true);
     let trail = [1242, 1244, 1246, 1249];
     // Two needles, one at 3 o'clock with a window of a twentieth of the range, one at 9 o'clock.
     let needles = vec![
@@ -530,6 +535,13 @@ fn dial_with_a_known_occupancy() {
         .trail(&trail);
     let mut terminal = Terminal::new(TestBackend::new(60, 30)).unwrap();
     terminal.draw(|f| f.render_widget(dial, f.area())).unwrap();
+    terminal
+}
+
+#[test]
+fn dial_with_a_known_occupancy() {
+    let theme = Theme::new(true);
+    let terminal = dial_with_a_known_occupancy_in(theme);
     insta::assert_snapshot!(terminal.backend());
     let buffer = terminal.backend().buffer();
     let established = cells_in(buffer, theme.port_use(PortUse::Established));
@@ -581,6 +593,87 @@ fn dial_with_a_known_occupancy() {
         .iter()
         .filter(|c| c.symbol() == "2" && c.fg == theme.needle(1));
     assert_eq!(labels.count(), 2, "on the needle and in the legend");
+}
+
+/// Whether every cell of `buffer` holds a plain ASCII character.
+fn all_ascii(buffer: &Buffer) -> bool {
+    buffer.content().iter().all(|c| c.symbol().is_ascii())
+}
+
+/// Cells holding `symbol`.
+fn cells_with(buffer: &Buffer, symbol: &str) -> usize {
+    buffer
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == symbol)
+        .count()
+}
+
+#[test]
+fn ascii_dial_with_a_known_occupancy() {
+    let theme = Theme::new(true).with_ascii(true);
+    let terminal = dial_with_a_known_occupancy_in(theme);
+    insta::assert_snapshot!(terminal.backend());
+    let buffer = terminal.backend().buffer();
+    assert!(all_ascii(buffer), "plain characters only");
+    // A character per use, in its colour too: established `#`, TIME_WAIT `+`, reserved `x`, the
+    // free ring `.`.
+    let established = cells_in(buffer, theme.port_use(PortUse::Established));
+    assert!(established > 100 && established == cells_with(buffer, "#"));
+    let time_wait = cells_in(buffer, theme.port_use(PortUse::TimeWait));
+    assert!(established > 2 * time_wait && time_wait > 0);
+    assert!(
+        cells_with(buffer, "x") >= 3,
+        "reserved on the ring and in the legend"
+    );
+    assert!(cells_with(buffer, ".") > 20, "the free ring");
+    let screen = terminal.backend().to_string();
+    for expected in [
+        "## established 250",
+        "++ TIME_WAIT 100",
+        "-2 127.0.0.2:80",
+        "-3 127.0.0.3:80",
+        "650 free of 1,000",
+        "1000>",
+        "1999",
+        "+ Port range -",
+    ] {
+        assert!(screen.contains(expected), "{expected} missing:\n{screen}");
+    }
+    // The needles, their windows and labels on the dial.
+    assert!(cells_with(buffer, "*") >= 8 && cells_with(buffer, "=") >= 2);
+    let labels = buffer
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "2" && c.fg == theme.needle(1));
+    assert_eq!(labels.count(), 2, "on the needle and in the legend");
+}
+
+#[test]
+fn ascii_dashboard_80x24() {
+    let mut app = App::new(Config {
+        ascii: true,
+        ..config(false, None)
+    });
+    run(
+        &mut app,
+        &mut busy_host(),
+        &mut History::default(),
+        20,
+        None,
+        0,
+    );
+    let t = render(&app, 80, 24);
+    insta::assert_snapshot!(t.backend());
+    assert!(all_ascii(t.backend().buffer()), "plain characters only");
+    let screen = text(&t);
+    for expected in [WEB, "full in", "ports free in 10 s", "needles inferred - "] {
+        assert!(screen.contains(expected), "{expected} missing:\n{screen}");
+    }
+    assert!(
+        cells_with(t.backend().buffer(), "#") > 10,
+        "established ports on the dial"
+    );
 }
 
 #[test]
@@ -716,11 +809,14 @@ fn help_overlay() {
     let t = render(&app, 80, 24);
     assert!(text(&t).contains("Reading the dial"));
     insta::assert_snapshot!(t.backend());
+    assert!(text(&t).contains("q quits · any other key closes"));
     key(&mut app, KeyCode::Char('x'));
     assert!(
         !text(&render(&app, 80, 24)).contains("Reading the dial"),
-        "any key closes the help"
+        "any other key closes the help"
     );
+    key(&mut app, KeyCode::Char('?'));
+    assert!(matches!(key(&mut app, KeyCode::Char('q')), Reaction::Quit));
 }
 
 #[test]
@@ -811,17 +907,40 @@ fn frozen_and_stale_reports_do_not_change_the_screen() {
 }
 
 #[test]
-fn too_small_a_terminal_asks_to_be_enlarged() {
-    let screen = text(&render(&app(false).0, 50, 10));
-    assert!(
-        screen
-            .lines()
-            .next()
-            .unwrap()
-            .contains("enlarge the terminal")
-    );
-    let rest: String = screen.lines().skip(1).collect();
-    assert!(rest.chars().all(|c| c == ' ' || c == '"'), "one line only");
+fn too_small_a_terminal_asks_to_be_enlarged_in_words_that_fit() {
+    let (app, _) = app(false);
+    for (w, h) in [
+        (1, 1),
+        (5, 1),
+        (10, 3),
+        (30, 2),
+        (40, 10),
+        (59, 30),
+        (100, 15),
+    ] {
+        let t = render(&app, w, h);
+        insta::assert_snapshot!(format!("too_small_{w}x{h}"), t.backend());
+        let screen = text(&t);
+        // Every word of every wording.
+        let vocabulary =
+            format!("enlarge the terminal to portradar needs 60x16 this one is {w}x{h}");
+        let words: Vec<&str> = screen
+            .split(|c: char| c.is_whitespace() || c == '"')
+            .map(|w| w.trim_end_matches([',', ':']))
+            .filter(|w| !w.is_empty())
+            .collect();
+        for word in &words {
+            assert!(
+                vocabulary.split(' ').any(|v| v == *word),
+                "{word:?} is cut at {w}x{h}:\n{screen}"
+            );
+        }
+        assert_eq!(
+            words.contains(&"60x16"),
+            w >= 5,
+            "the size needed shows when it fits, at {w}x{h}:\n{screen}"
+        );
+    }
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct Config {
     pub host: String,
     pub interval: Duration,
     pub no_color: bool,
+    /// Draw in plain characters (no braille, no box drawing).
+    pub ascii: bool,
     /// The filter given on the command line.
     pub filter: Option<Filter>,
 }
@@ -97,7 +99,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config) -> App {
         App {
-            theme: Theme::new(!config.no_color),
+            theme: Theme::new(!config.no_color).with_ascii(config.ascii),
             host: config.host,
             interval: config.interval,
             frozen: false,
@@ -294,6 +296,17 @@ impl App {
         }
     }
 
+    /// Pasted text goes into the prompt when it is open, and is ignored anywhere else.
+    pub fn on_paste(&mut self, text: &str) -> Reaction {
+        match &mut self.prompt {
+            Some(prompt) if !self.help => {
+                prompt.paste(text);
+                Reaction::Redraw
+            }
+            _ => Reaction::Ignored,
+        }
+    }
+
     fn act(&mut self, action: Action) -> Reaction {
         match action {
             Action::Quit => return Reaction::Quit,
@@ -408,6 +421,7 @@ mod tests {
             host: "h".into(),
             interval: Duration::from_millis(interval_ms),
             no_color: false,
+            ascii: false,
             filter: None,
         })
     }
@@ -463,6 +477,30 @@ mod tests {
             })
         ));
         assert!(a.filter.is_none());
+    }
+
+    #[test]
+    fn a_paste_fills_the_prompt_and_is_ignored_elsewhere() {
+        let mut a = app(1000);
+        assert!(matches!(a.on_paste("q\ns /"), Reaction::Ignored));
+        assert!(a.prompt.is_none() && !a.frozen && !a.help, "no key acted");
+        press(&mut a, KeyCode::Char('/'));
+        assert!(matches!(
+            a.on_paste("dst 10.0.0.1\nor dst 10.0.0.2"),
+            Reaction::Redraw
+        ));
+        assert_eq!(
+            a.prompt.as_ref().map(Prompt::text).as_deref(),
+            Some("dst 10.0.0.1 or dst 10.0.0.2")
+        );
+        let Reaction::Send(Command::SetFilter {
+            filter: Some(filter),
+            ..
+        }) = press(&mut a, KeyCode::Enter)
+        else {
+            panic!("the pasted filter applies");
+        };
+        assert_eq!(filter.text(), "dst 10.0.0.1 or dst 10.0.0.2");
     }
 
     #[test]

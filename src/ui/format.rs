@@ -1,5 +1,5 @@
-//! Number, duration and state formatting shared by the panels: thousands separators, compact
-//! durations and the short state names `ss` prints.
+//! Number, duration, state and text formatting shared by the panels: thousands separators, compact
+//! durations, the short state names `ss` prints, and word wrapping.
 
 use std::time::Duration;
 
@@ -13,6 +13,24 @@ pub fn thousands(n: u64) -> String {
         }
         out.push(c);
     }
+    out
+}
+
+/// Greedy word wrap of `text` to `width` columns (a longer word keeps a row of its own).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for word in text.split(' ') {
+        let needed = current.chars().count() + 1 + word.chars().count();
+        if !current.is_empty() && needed > width {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    out.push(current);
     out
 }
 

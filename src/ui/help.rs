@@ -1,5 +1,6 @@
 //! The `?` overlay: every key, and how to read the dial and the forecasts (left out when the screen
-//! is too short).
+//! is too short). `q` quits from it as from anywhere, any other key closes it, and its title says
+//! so.
 
 use super::keys::KEYS;
 use super::theme::Theme;
@@ -51,7 +52,7 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme) {
     Paragraph::new(lines)
         .block(
             Block::bordered()
-                .title(" Keys · any key closes ")
+                .title(" Keys · q quits · any other key closes ")
                 .border_style(theme.border(true)),
         )
         .render(popup, buf);

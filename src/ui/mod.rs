@@ -8,6 +8,7 @@
 //! [`draw`] renders it; both are pure, so tests drive them with ratatui's `TestBackend`.
 
 mod app;
+mod ascii;
 mod cursor;
 mod dial;
 mod format;
@@ -24,6 +25,7 @@ mod signals;
 mod sort;
 mod terminal;
 mod theme;
+mod too_small;
 
 pub use app::{App, Config, Reaction};
 pub use dial::{Dial, Needle};
@@ -47,7 +49,8 @@ pub struct Options {
     pub families: Families,
     pub netns: Option<String>,
     pub no_color: bool,
-    /// Draw the dial with plain characters, no braille (`--ascii`, or TERM=dumb / TERM=linux).
+    /// Draw in plain characters, for terminals without braille or box drawing (`--ascii`, or
+    /// TERM=dumb / TERM=linux).
     pub ascii: bool,
     pub filter: Option<Filter>,
 }
@@ -86,6 +89,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         host: hostname(),
         interval,
         no_color: options.no_color,
+        ascii: options.ascii,
         filter: options.filter,
     });
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
@@ -129,6 +133,7 @@ fn event_loop(
                     Reaction::Redraw => dirty = true,
                     Reaction::Ignored => {}
                 },
+                Event::Paste(text) => dirty |= !matches!(app.on_paste(&text), Reaction::Ignored),
                 Event::Resize(..) => dirty = true,
                 _ => {}
             }

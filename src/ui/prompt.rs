@@ -1,6 +1,9 @@
 //! The `/` filter prompt: a one-line editor for a filter expression, with the parser's error shown
-//! under it until the text is edited. The previous filter stays in force until one parses.
+//! under it until the text is edited. The previous filter stays in force until one parses. A paste
+//! arrives whole: its line breaks and tabs become spaces, and the text stops at [`MAX_CHARS`], with
+//! a note saying so.
 
+use super::format::thousands;
 use super::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -14,16 +17,21 @@ pub enum PromptEvent {
     Submit,
 }
 
+/// The longest filter the prompt holds, in characters.
+pub const MAX_CHARS: usize = 4096;
+
 const LABEL: &str = "filter: ";
 const HINT: &str =
     "Enter applies · Esc cancels · e.g. dst 10.0.0.5:443 · dport = :5432 and state time-wait";
 
-/// The prompt's text, cursor and error.
+/// The prompt's text, cursor, and error or note.
 #[derive(Clone, Debug, Default)]
 pub struct Prompt {
     text: Vec<char>,
     cursor: usize,
     error: Option<String>,
+    /// Said under the prompt until the next edit: the text was cut at [`MAX_CHARS`].
+    full: bool,
 }
 
 impl Prompt {
@@ -34,7 +42,31 @@ impl Prompt {
             cursor: text.len(),
             text,
             error: None,
+            full: false,
         }
+    }
+
+    /// Inserts `chars` at the cursor, as many as fit under [`MAX_CHARS`]; notes when some did not.
+    fn insert(&mut self, chars: impl Iterator<Item = char>) {
+        let room = MAX_CHARS.saturating_sub(self.text.len());
+        let mut chars = chars.peekable();
+        let fitting: Vec<char> = chars.by_ref().take(room).collect();
+        self.full = chars.peek().is_some();
+        let n = fitting.len();
+        self.text.splice(self.cursor..self.cursor, fitting);
+        self.cursor += n;
+        self.error = None;
+    }
+
+    /// Inserts pasted text at the cursor: line breaks and tabs become spaces (a CR LF pair one
+    /// space), other control characters are dropped.
+    pub fn paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", " ");
+        let chars = text
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .filter(|c| !c.is_control());
+        self.insert(chars);
     }
 
     pub fn text(&self) -> String {
@@ -69,8 +101,8 @@ impl Prompt {
                 self.cursor = start;
             }
             KeyCode::Char(c) if !ctrl => {
-                self.text.insert(self.cursor, c);
-                self.cursor += 1;
+                self.insert(std::iter::once(c));
+                return PromptEvent::Edited;
             }
             KeyCode::Backspace if self.cursor > 0 => {
                 self.cursor -= 1;
@@ -86,6 +118,7 @@ impl Prompt {
             _ => return PromptEvent::Edited,
         }
         self.error = None;
+        self.full = false;
         PromptEvent::Edited
     }
 
@@ -105,6 +138,10 @@ impl Prompt {
         if area.height > 1 {
             let (line, style) = match &self.error {
                 Some(e) => (format!("✗ {e}"), theme.error()),
+                None if self.full => (
+                    format!("⚠ cut at {} characters", thousands(MAX_CHARS as u64)),
+                    theme.warning(),
+                ),
                 None => (HINT.to_string(), theme.dim()),
             };
             buf.set_stringn(area.x, area.y + 1, &line, width, style);
@@ -145,5 +182,36 @@ mod tests {
             PromptEvent::Submit
         );
         assert_eq!(p.on_key(&KeyEvent::from(KeyCode::Esc)), PromptEvent::Cancel);
+    }
+
+    #[test]
+    fn a_paste_is_one_line_of_text_at_the_cursor() {
+        let mut p = Prompt::new("dst 10.0.0.5 and");
+        p.on_key(&KeyEvent::from(KeyCode::Home));
+        p.paste("state\r\nestablished\n\tand\x07 ");
+        assert_eq!(p.text(), "state established  and dst 10.0.0.5 and");
+        assert_eq!(p.cursor, "state established  and ".len());
+        assert!(!p.full);
+    }
+
+    #[test]
+    fn a_long_paste_is_cut_with_a_note_until_the_next_edit() {
+        let mut p = Prompt::new("dst ");
+        p.paste(&"x".repeat(200_000));
+        assert_eq!(p.text.len(), MAX_CHARS);
+        assert_eq!(p.cursor, MAX_CHARS);
+        assert!(p.full);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 60, 2));
+        p.render(buf.area, &mut buf, Theme::new(false));
+        let note: String = (0..60).map(|x| buf[(x, 1)].symbol().to_string()).collect();
+        assert_eq!(note.trim_end(), "⚠ cut at 4,096 characters");
+        typed(&mut p, "y");
+        assert_eq!(p.text.len(), MAX_CHARS, "typing stops at the cap too");
+        assert!(p.full);
+        p.on_key(&KeyEvent::from(KeyCode::Backspace));
+        assert!(!p.full, "an edit clears the note");
+        typed(&mut p, "y");
+        assert_eq!(p.text.len(), MAX_CHARS);
+        assert!(!p.full);
     }
 }

@@ -3,12 +3,13 @@
 //! frame costs the same whatever the size of the socket table.
 
 use super::app::App;
+use super::ascii;
 use super::help;
-use super::layout::{self, MIN_HEIGHT, MIN_WIDTH};
+use super::layout;
 use super::panels::{self, Panel};
+use super::too_small;
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 /// Header lines on screens shorter than this, and one more on taller ones.
@@ -22,17 +23,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let header = panels::header::lines(app, area.width, max_header);
     let bottom = if app.prompt.is_some() { 2 } else { 1 };
     let Some(areas) = layout::compute(area, header.len() as u16, bottom, app.panel) else {
-        let text = format!(
-            "enlarge the terminal: portradar needs {MIN_WIDTH}x{MIN_HEIGHT}, this one is {}x{}",
-            area.width, area.height
-        );
-        Line::styled(text, theme.warning()).render(
-            Rect {
-                height: 1.min(area.height),
-                ..area
-            },
-            frame.buffer_mut(),
-        );
+        too_small::render(area, frame.buffer_mut(), theme);
         return;
     };
     let buf = frame.buffer_mut();
@@ -65,6 +56,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     };
     if app.help {
         help::render(area, buf, theme);
+    }
+    if theme.ascii() {
+        ascii::downgrade(buf, area);
     }
     if let Some(position) = cursor.filter(|_| !app.help) {
         frame.set_cursor_position(position);

@@ -1,9 +1,12 @@
-//! The terminal session: raw mode and the alternate screen on entry, and their undoing whatever
-//! happens next: on drop (quit, error, signal) and from a panic hook that restores the terminal
-//! before the panic message is printed. Restoring is idempotent. Each frame is drawn inside a
-//! synchronized update, so terminals that support it never show a half-drawn frame.
+//! The terminal session: raw mode, the alternate screen and bracketed paste on entry, and their
+//! undoing whatever happens next: on drop (quit, error, signal), from a panic hook that restores the
+//! terminal before the panic message is printed, and on SIGHUP from the signal thread. Restoring is
+//! idempotent. Each frame is drawn inside a synchronized update, so terminals that support it never
+//! show a half-drawn frame, and with stdout locked, so that a restore from another thread comes
+//! between two frames, never inside one.
 
 use crossterm::cursor::Show;
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::execute;
 use crossterm::terminal::{
     BeginSynchronizedUpdate, Clear, ClearType, EndSynchronizedUpdate, EnterAlternateScreen,
@@ -17,15 +20,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// True while the terminal is in raw mode on the alternate screen.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Set when SIGHUP restores the terminal on its way to exiting the process.
+static HUNG_UP: AtomicBool = AtomicBool::new(false);
 static PANIC_HOOK: Once = Once::new();
 
-/// Leaves raw mode and the alternate screen if the dashboard entered them.
+/// Leaves raw mode, bracketed paste and the alternate screen if the dashboard entered them, and
+/// shows the cursor.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
+        // Between two frames.
+        let mut out = io::stdout().lock();
         // Nothing useful can be done about a failure here: the terminal may be gone.
         let _ = disable_raw_mode();
-        let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+        let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, Show);
     }
+}
+
+/// [`restore`] on SIGHUP, whose thread exits the process next: the UI thread's next frame waits
+/// for that exit instead of failing.
+pub fn restore_on_hangup() {
+    HUNG_UP.store(true, Ordering::SeqCst);
+    restore();
 }
 
 /// The dashboard's hold on the terminal.
@@ -54,20 +69,27 @@ impl Session {
         execute!(
             session.terminal.backend_mut(),
             EnterAlternateScreen,
+            EnableBracketedPaste,
             Clear(ClearType::All)
         )?;
         Ok(session)
     }
 
-    /// Draws one frame. Fails if the terminal was restored behind the session's back (a panic on
-    /// another thread).
+    /// Draws one frame. Fails if the terminal was restored behind the session's back by a panic on
+    /// another thread; after SIGHUP, waits for the process to exit.
     pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<()> {
+        let frame = io::stdout().lock();
         if !ACTIVE.load(Ordering::SeqCst) {
+            drop(frame);
+            while HUNG_UP.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
             return Err(io::Error::other("the terminal was restored after a panic"));
         }
         execute!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
         let drawn = self.terminal.draw(render).map(|_| ());
         execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        drop(frame);
         drawn
     }
 }

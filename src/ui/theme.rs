@@ -1,7 +1,8 @@
 //! Colours and textures. Colours are mid-tone 256-colour indices that read on dark and on light
 //! backgrounds; text keeps the terminal's own foreground and stands out with bold and reverse
 //! video. Without colour (`--no-color`, NO_COLOR) every colour is the terminal default and the dial
-//! tells port uses apart by braille textures instead.
+//! tells port uses apart by braille textures instead. In plain characters (`--ascii`) there are no
+//! textures: the dial tells port uses apart by characters of their own (see [`super::ascii`]).
 
 use crate::model::PortUse;
 use ratatui::style::{Color, Modifier, Style};
@@ -62,11 +63,25 @@ const NEEDLE_COLORS: [u8; NEEDLES] = [0, 37, 170, 142];
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
     color: bool,
+    ascii: bool,
 }
 
 impl Theme {
     pub fn new(color: bool) -> Theme {
-        Theme { color }
+        Theme {
+            color,
+            ascii: false,
+        }
+    }
+
+    /// This theme, drawing in plain characters (ASCII) when `ascii` is set.
+    pub fn with_ascii(self, ascii: bool) -> Theme {
+        Theme { ascii, ..self }
+    }
+
+    /// Whether the screen is drawn in plain characters.
+    pub fn ascii(&self) -> bool {
+        self.ascii
     }
 
     fn pick(&self, indexed: u8) -> Color {
@@ -90,9 +105,10 @@ impl Theme {
     }
 
     /// The texture of ports doing `u`: solid in colour (free is the thin ring itself), distinct
-    /// patterns without colour.
+    /// patterns without colour, solid in plain characters (whose characters tell uses apart).
     pub fn texture(&self, u: PortUse) -> Texture {
         match (u, self.color) {
+            _ if self.ascii => Texture::Solid,
             (PortUse::Free, _) => Texture::Line,
             (_, true) | (PortUse::Established, false) => Texture::Solid,
             (PortUse::TimeWait, false) => Texture::Checker,

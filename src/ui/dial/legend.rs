@@ -1,8 +1,9 @@
 //! The dial's legends: under the ring, the needles by name (`━1 127.0.1.1:8080`, in each needle's
-//! colour), then a swatch of each port use's colour or texture with its name and how many ports of
-//! the range it covers. Both are laid out for one width and drawn the same way.
+//! colour), then a swatch of each port use's colour or texture (or character) with its name and how
+//! many ports of the range it covers. Both are laid out for one width and drawn the same way.
 
 use crate::model::{PortMap, PortUse};
+use crate::ui::ascii;
 use crate::ui::format::thousands;
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -64,7 +65,10 @@ impl Legend {
                 .iter()
                 .map(|u| Entry {
                     swatch: (0..SWATCH)
-                        .map(|c| theme.texture(*u).braille(c, 0))
+                        .map(|c| match theme.ascii() {
+                            true => ascii::mark(*u),
+                            false => theme.texture(*u).braille(c, 0),
+                        })
                         .collect(),
                     style: Style::new().fg(theme.port_use(*u)),
                     text: format!("{} {}", name(*u), thousands(u64::from(counts[*u as usize]))),

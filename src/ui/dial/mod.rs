@@ -1,7 +1,8 @@
 //! The dial widget: the port range as a braille ring (see [`geometry`] for where ports sit and
 //! [`ring`] for what is drawn), the range's ends labelled at the top, a block of text in the
 //! middle (what the ring is about, its headroom, the needle's port), a caption on the bottom
-//! border, and legends below: the named needles, then the port uses.
+//! border, and legends below: the named needles, then the port uses. With a plain-character theme
+//! the ring is a grid of characters, one per port use, and the whole widget is ASCII.
 //!
 //! Needles are inputs: the caller decides what each points at (the start of a pointer model's
 //! window, or the newest allocation) and says so in the centre text and the caption. A needle among
@@ -9,16 +10,20 @@
 //! apart without colour; those the legend has no room for are not drawn.
 
 pub mod geometry;
+mod grid;
 mod legend;
 mod ring;
 
 use crate::model::PortMap;
 use crate::settings::PortRange;
+use crate::ui::ascii;
+use crate::ui::format::wrap;
 use crate::ui::theme::Theme;
 use geometry::DialGeometry;
+use grid::Grid;
 use legend::Legend;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
@@ -103,12 +108,12 @@ impl<'a> Dial<'a> {
     }
 
     /// Writes each listed needle's label on the needle where it meets its window, or a row out or
-    /// in along the needle when that cell holds another label or the centre's text; drawn last.
-    fn render_labels(&self, ring: &Ring, area: Rect, buf: &mut Buffer) {
-        // A cell holding a dot pattern or nothing, not text.
-        let drawing = |s: &str| {
-            s.chars()
-                .all(|c| c == ' ' || ('\u{2800}'..='\u{28FF}').contains(&c))
+    /// in along the needle when that cell holds another label or `text` (the range's ends, the
+    /// centre's lines); drawn last.
+    fn render_labels(&self, ring: &Ring, area: Rect, text: &[Rect], buf: &mut Buffer) {
+        let drawing = |col: u16, row: u16| {
+            let cell = Position::new(area.x + col, area.y + row);
+            !text.iter().any(|t| t.contains(cell))
         };
         let mut taken: Vec<(u16, u16)> = Vec::new();
         for needle in &self.needles {
@@ -121,7 +126,7 @@ impl<'a> Dial<'a> {
             });
             let free = cells
                 .filter(|(col, row)| *col < area.width && *row < area.height)
-                .filter(|(col, row)| drawing(buf[(area.x + col, area.y + row)].symbol()))
+                .filter(|(col, row)| drawing(*col, *row))
                 .find(|cell| !taken.contains(cell));
             if let Some((col, row)) = free {
                 taken.push((col, row));
@@ -131,25 +136,36 @@ impl<'a> Dial<'a> {
         }
     }
 
-    /// Writes the range's ends on `row`, on each side of the gap at 12 o'clock.
-    fn render_ends(&self, area: Rect, row: u16, centre_col: u16, buf: &mut Buffer) {
+    /// Writes the range's ends on `row`, on each side of the gap at 12 o'clock; returns where.
+    fn render_ends(&self, area: Rect, row: u16, centre_col: u16, buf: &mut Buffer) -> Vec<Rect> {
         let low = format!("{}→", self.range.low);
         let high = self.range.high.to_string();
         let style = self.theme.bold();
         let (x, y) = (area.x + centre_col + 1, area.y + row);
+        let mut written = Vec::new();
         if x < area.right() {
-            buf.set_stringn(x, y, &low, usize::from(area.right() - x), style);
+            let (end, _) = buf.set_stringn(x, y, &low, usize::from(area.right() - x), style);
+            written.push(Rect::new(x, y, end - x, 1));
         }
         if let Some(x) = (area.x + centre_col).checked_sub(high.len() as u16 + 1)
             && x >= area.x
         {
             buf.set_string(x, y, &high, style);
+            written.push(Rect::new(x, y, high.len() as u16, 1));
         }
+        written
     }
 
     /// Writes the centre text in the widest box inscribed in a circle of `radius` dots around
     /// `centre` that holds the most lines; lines that do not fit are left out whole, the last first.
-    fn render_centre(&self, area: Rect, centre: (f64, f64), radius: f64, buf: &mut Buffer) {
+    /// Returns where.
+    fn render_centre(
+        &self,
+        area: Rect,
+        centre: (f64, f64),
+        radius: f64,
+        buf: &mut Buffer,
+    ) -> Vec<Rect> {
         let lines = &self.centre;
         // A box of `w` cells by `n` rows reaches (w, 2n) dots from the centre.
         let width_for =
@@ -167,6 +183,7 @@ impl<'a> Dial<'a> {
         let shown = best.1;
         let (cx, cy) = ((centre.0 / 2.0) as u16, (centre.1 / 4.0) as u16);
         let top = (area.y + cy).saturating_sub((shown.len().saturating_sub(1) / 2) as u16);
+        let mut written = Vec::new();
         for (i, (text, style)) in shown.iter().enumerate() {
             let len = text.chars().count() as u16;
             let x = (area.x + cx)
@@ -174,8 +191,57 @@ impl<'a> Dial<'a> {
                 .max(area.x);
             let y = top + i as u16;
             if y < area.bottom() && x < area.right() {
-                buf.set_stringn(x, y, text, usize::from(area.right() - x), *style);
+                let (end, _) = buf.set_stringn(x, y, text, usize::from(area.right() - x), *style);
+                written.push(Rect::new(x, y, end - x, 1));
             }
+        }
+        written
+    }
+
+    /// Draws the ring in `canvas`, with the range's ends, the centre's text and, with `labels`, the
+    /// needles' labels.
+    fn render_ring(&self, canvas: Rect, labels: bool, buf: &mut Buffer) {
+        // Dots: 2 per column, 4 per row. A row above the ring holds the range's ends; the ring
+        // and that row are centred in the canvas.
+        let (w, h) = (
+            usize::from(canvas.width) * 2,
+            usize::from(canvas.height) * 4,
+        );
+        let outer = ((w - 1) as f64 / 2.0).min((h - 5) as f64 / 2.0) - 0.5;
+        let slack = ((h as f64 - 5.0 - 2.0 * outer) / 2.0).floor().max(0.0);
+        let centre = ((w - 1) as f64 / 2.0, slack + 4.0 + outer);
+        let label_row = ((slack as u16 + 4) / 4).saturating_sub(1);
+        let bar = (outer * 0.22).round().clamp(2.0, 10.0);
+        let radius = outer - bar;
+        if radius < 6.0 {
+            return;
+        }
+        let ring = Ring {
+            geometry: DialGeometry::for_radius(self.range, radius),
+            ports: self.ports,
+            theme: self.theme,
+            size: (w, h),
+            centre,
+            radius,
+            bar,
+            needles: &self.needles,
+            trail: self.trail,
+        };
+        let text_radius = ring.inner_radius() - 1.0;
+        if self.theme.ascii() {
+            Grid::of(&ring, canvas).render(canvas, buf);
+        } else {
+            Canvas::default()
+                .marker(Marker::Braille)
+                .x_bounds([0.0, (w - 1) as f64])
+                .y_bounds([0.0, (h - 1) as f64])
+                .paint(|ctx| ctx.draw(&ring))
+                .render(canvas, buf);
+        }
+        let mut text = self.render_ends(canvas, label_row, (centre.0 / 2.0) as u16, buf);
+        text.extend(self.render_centre(canvas, centre, text_radius, buf));
+        if labels {
+            self.render_labels(&ring, canvas, &text, buf);
         }
     }
 }
@@ -194,26 +260,9 @@ fn fit(lines: &[(String, Style)], width: usize, rows: usize) -> (Vec<(String, St
     (kept, 0)
 }
 
-/// Greedy word wrap of `text` to `width` columns (a longer word keeps a row of its own).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in text.split(' ') {
-        let needed = current.chars().count() + 1 + word.chars().count();
-        if !current.is_empty() && needed > width {
-            out.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    out.push(current);
-    out
-}
-
 impl Widget for Dial<'_> {
     fn render(mut self, area: Rect, buf: &mut Buffer) {
+        let theme = self.theme;
         let block = Block::bordered()
             .title(self.title.clone())
             .title_bottom(self.caption.clone())
@@ -269,46 +318,11 @@ impl Widget for Dial<'_> {
             );
             y += rows;
         }
-        if canvas.width < 4 || canvas.height < 3 {
-            return;
+        if canvas.width >= 4 && canvas.height >= 3 {
+            self.render_ring(canvas, listed > 0, buf);
         }
-        // Dots: 2 per column, 4 per row. A row above the ring holds the range's ends; the ring
-        // and that row are centred in the canvas.
-        let (w, h) = (
-            usize::from(canvas.width) * 2,
-            usize::from(canvas.height) * 4,
-        );
-        let outer = ((w - 1) as f64 / 2.0).min((h - 5) as f64 / 2.0) - 0.5;
-        let slack = ((h as f64 - 5.0 - 2.0 * outer) / 2.0).floor().max(0.0);
-        let centre = ((w - 1) as f64 / 2.0, slack + 4.0 + outer);
-        let label_row = ((slack as u16 + 4) / 4).saturating_sub(1);
-        let bar = (outer * 0.22).round().clamp(2.0, 10.0);
-        let radius = outer - bar;
-        if radius < 6.0 {
-            return;
-        }
-        let ring = Ring {
-            geometry: DialGeometry::for_radius(self.range, radius),
-            ports: self.ports,
-            theme: self.theme,
-            size: (w, h),
-            centre,
-            radius,
-            bar,
-            needles: &self.needles,
-            trail: self.trail,
-        };
-        let text_radius = ring.inner_radius() - 1.0;
-        Canvas::default()
-            .marker(Marker::Braille)
-            .x_bounds([0.0, (w - 1) as f64])
-            .y_bounds([0.0, (h - 1) as f64])
-            .paint(|ctx| ctx.draw(&ring))
-            .render(canvas, buf);
-        self.render_ends(canvas, label_row, (centre.0 / 2.0) as u16, buf);
-        self.render_centre(canvas, centre, text_radius, buf);
-        if listed > 0 {
-            self.render_labels(&ring, canvas, buf);
+        if theme.ascii() {
+            ascii::downgrade(buf, area);
         }
     }
 }

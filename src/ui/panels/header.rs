@@ -190,6 +190,7 @@ mod tests {
             host: "h".into(),
             interval: Duration::from_secs(1),
             no_color: true,
+            ascii: false,
             filter: None,
         });
         let text = |app: &App| -> String {
