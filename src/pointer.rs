@@ -10,13 +10,13 @@
 //! remote port) and `perturb` a counter that moves on after every pick. What changed across eras is that
 //! counter and the scan step:
 //!
-//! * **Up to 4.5** (the seed's 3.10): one global counter `hint` for every destination, scanned with
+//! * **Up to 4.5** (the article's 3.10): one global counter `hint` for every destination, scanned with
 //!   step 1, `hint += i` after a pick that tried `i` ports. Toward one destination, successive
 //!   `connect()`s get `last + 1`, but every `connect()` elsewhere on the host also moves the counter,
-//!   which is why the seed saw its start point drift with time on a busy machine.
+//!   which is why the article saw its start point drift with time on a busy machine.
 //! * **4.6 to 5.11**: still one global counter, but the scan walks step 2 over the ports of the same
 //!   parity as `low`, `hint += i + 2`; `bind(0)` (`inet_csk_find_open_port`) starts at a random odd
-//!   offset, so it gets the other parity. The seed's 4.19: `+2`, even ports for a range starting at
+//!   offset, so it gets the other parity. The article's 4.19: `+2`, even ports for a range starting at
 //!   1024, odd ones for 1025.
 //! * **5.12 to 5.17**: the counter becomes `table_perturb`, 256 counters indexed by the destination's
 //!   hash: each destination moves on by 2 per `connect()`, independently of the others.
@@ -795,7 +795,7 @@ mod tests {
 
     #[test]
     fn step_two_under_contention_misses_once_then_widens() {
-        // The seed's 4.19 pattern: +2 each time, until bound ports force the scan to skip ahead.
+        // The article's 4.19 pattern: +2 each time, until bound ports force the scan to skip ahead.
         let mut kernel = Kernel::new(Era::GlobalStep2, range(20000, 29999));
         let first = kernel.connect(80);
         kernel.taken.extend((first + 20..first + 26).step_by(2)); // three ports of the parity in use
@@ -919,7 +919,7 @@ mod tests {
 
     #[test]
     fn windows_wrap_around_the_range() {
-        // The seed's 1025-1034: connect() walks the odd ports 1025..1033 and wraps.
+        // The article's 1025-1034: connect() walks the odd ports 1025..1033 and wraps.
         let seq: Vec<_> = [1033, 1025, 1027, 1029, 1031, 1033, 1025]
             .map(|p| (80, p))
             .into();

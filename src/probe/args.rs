@@ -31,7 +31,7 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS")]
     pub sleep: Option<u64>,
     /// Run inside a throwaway network namespace whose ip_local_port_range is LOW-HIGH (needs root or
-    /// CAP_SYS_ADMIN), as in the seed's 1025-1034 experiment.
+    /// CAP_SYS_ADMIN), as in the article's 1025-1034 experiment.
     #[arg(long, value_name = "LOW-HIGH")]
     pub range: Option<String>,
     /// Set IP_LOCAL_PORT_RANGE on each socket (Linux 6.3+): it only narrows the system range, and the

@@ -1,4 +1,4 @@
-//! `portradar probe`: reproduces the seed's port-choice experiment. It makes batches of connect()
+//! `portradar probe`: reproduces the article's port-choice experiment. It makes batches of connect()
 //! calls toward one destination (by default a loopback listener of its own), prints each local port
 //! and the delta from the previous one, and ends with a verdict read through the pointer model
 //! ([`crate::pointer`]): step, parity, randomised or not, and the kernel behaviour that matches.
