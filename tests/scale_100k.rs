@@ -11,7 +11,8 @@
 mod common;
 
 use common::loadgen::{LoadGen, Stop};
-use common::{have_root, portradar_json, ss_in};
+use common::ss::ss_in;
+use common::{have_root, portradar_json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -56,7 +57,7 @@ fn totals_and_destinations_equal_ss_at_100k_sockets() {
 
     let mut ss_by_state = BTreeMap::new();
     for s in &table {
-        *ss_by_state.entry(s.state.clone()).or_insert(0u64) += 1;
+        *ss_by_state.entry(s.state.to_string()).or_insert(0u64) += 1;
     }
     let ours: BTreeMap<String, u64> = doc["totals"]["by_state"]
         .as_object()
