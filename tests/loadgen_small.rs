@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::have_root;
 use common::loadgen::{LoadGen, Stop};
 use common::ss::ss_in;
 use portradar::socket::TcpState;
@@ -14,10 +13,7 @@ use std::process::Command;
 
 #[test]
 fn builds_the_table_it_claims_and_cleans_up() {
-    if !have_root("builds_the_table_it_claims_and_cleans_up") {
-        return;
-    }
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "3000",
         "--destinations",
@@ -26,7 +22,11 @@ fn builds_the_table_it_claims_and_cleans_up() {
         "1000",
         "--shared-ports",
         "2",
-    ]);
+    ];
+    let Some(mut load) = LoadGen::for_test("builds_the_table_it_claims_and_cleans_up", &args)
+    else {
+        return;
+    };
     let ready = load.ready.clone();
     assert_eq!(
         (ready.established, ready.time_wait, ready.listen),
@@ -82,10 +82,7 @@ fn builds_the_table_it_claims_and_cleans_up() {
 
 #[test]
 fn sigterm_removes_the_namespace_and_the_workers() {
-    if !have_root("sigterm_removes_the_namespace_and_the_workers") {
-        return;
-    }
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "500",
         "--destinations",
@@ -93,7 +90,11 @@ fn sigterm_removes_the_namespace_and_the_workers() {
         "--time-wait",
         "100",
         "--hold",
-    ]);
+    ];
+    let test = "sigterm_removes_the_namespace_and_the_workers";
+    let Some(mut load) = LoadGen::for_test(test, &args) else {
+        return;
+    };
     assert!(!load.workers().is_empty());
     let status = load.stop(Stop::Signal(libc::SIGTERM));
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));

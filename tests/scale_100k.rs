@@ -11,8 +11,8 @@
 mod common;
 
 use common::loadgen::{LoadGen, Stop};
+use common::portradar_json;
 use common::ss::ss_in;
-use common::{have_root, portradar_json};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -21,11 +21,8 @@ const STATIC_FOR: Duration = Duration::from_secs(55);
 
 #[test]
 fn totals_and_destinations_equal_ss_at_100k_sockets() {
-    if !have_root("totals_and_destinations_equal_ss_at_100k_sockets") {
-        return;
-    }
     let start = Instant::now();
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "40000",
         "--destinations",
@@ -34,7 +31,11 @@ fn totals_and_destinations_equal_ss_at_100k_sockets() {
         "20000",
         "--shared-ports",
         "2",
-    ]);
+    ];
+    let test = "totals_and_destinations_equal_ss_at_100k_sockets";
+    let Some(mut load) = LoadGen::for_test(test, &args) else {
+        return;
+    };
     let ready = load.ready.clone();
     assert!(ready.sockets >= 100_000, "{ready:?}");
     let ns = ready.netns.as_str();
