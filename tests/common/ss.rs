@@ -29,11 +29,20 @@ pub struct SsTimer {
 }
 
 /// Runs `ss -H -t -a -n` with extra flags (`"oe"`) and a filter expression, and parses every line.
-/// The filter must not be a single `state`: ss then drops its State column (see [`ss_state`]).
+/// Under a filter that names one state (`state time-wait`) ss leaves its State column out; the
+/// sockets then get that state.
 pub fn ss(flags: &str, filter: &[&str]) -> Vec<SsSocket> {
+    let named: Vec<&str> = (filter.windows(2))
+        .filter(|w| w[0] == "state")
+        .map(|w| w[1])
+        .collect();
+    let implied = match named.as_slice() {
+        [one] => TcpState::parse(one),
+        _ => None,
+    };
     run(flags, filter)
         .lines()
-        .map(|l| parse_line(l, None))
+        .map(|l| parse_line(l, implied))
         .collect()
 }
 
@@ -42,14 +51,6 @@ pub fn ss_in(netns: &str, flags: &str, filter: &[&str]) -> Vec<SsSocket> {
     let mut args = vec!["-N", netns];
     args.extend_from_slice(filter);
     ss(flags, &args)
-}
-
-/// `ss ... state STATE`, whose lines have no State column: every socket gets `state`.
-pub fn ss_state(flags: &str, state: TcpState, ss_name: &str) -> Vec<SsSocket> {
-    run(flags, &["state", ss_name])
-        .lines()
-        .map(|l| parse_line(l, Some(state)))
-        .collect()
 }
 
 /// Whether this ss knows the state `ss_name` (older ones refuse `bound-inactive`).
