@@ -1,10 +1,18 @@
 //! The integration tests' toolkit: running the binary, the root/CI skip rule, the port range, and
-//! (in their own modules) `ss` as the reference, private network namespaces and the load generator.
+//! (in their own modules) `ss` as the reference, private network namespaces, the load generator and
+//! the simulated port allocator.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod allocator;
 pub mod loadgen;
 pub mod netns;
 pub mod ss;
+
+// The names test files used before these modules existed.
+#[allow(unused_imports)]
+pub use netns::Netns;
+#[allow(unused_imports)]
+pub use ss::{SsSocket, ss, ss_in};
 
 use portradar::settings::PortRange;
 use std::collections::BTreeSet;
