@@ -10,13 +10,13 @@
 //! remote port) and `perturb` a counter that moves on after every pick. What changed across eras is that
 //! counter and the scan step:
 //!
-//! * **Up to 4.5** (the seed's 3.10): one global counter `hint` for every destination, scanned with
+//! * **Up to 4.5** (the article's 3.10): one global counter `hint` for every destination, scanned with
 //!   step 1, `hint += i` after a pick that tried `i` ports. Toward one destination, successive
 //!   `connect()`s get `last + 1`, but every `connect()` elsewhere on the host also moves the counter,
-//!   which is why the seed saw its start point drift with time on a busy machine.
+//!   which is why the article saw its start point drift with time on a busy machine.
 //! * **4.6 to 5.11**: still one global counter, but the scan walks step 2 over the ports of the same
 //!   parity as `low`, `hint += i + 2`; `bind(0)` (`inet_csk_find_open_port`) starts at a random odd
-//!   offset, so it gets the other parity. The seed's 4.19: `+2`, even ports for a range starting at
+//!   offset, so it gets the other parity. The article's 4.19: `+2`, even ports for a range starting at
 //!   1024, odd ones for 1025.
 //! * **5.12 to 5.17**: the counter becomes `table_perturb`, 256 counters indexed by the destination's
 //!   hash: each destination moves on by 2 per `connect()`, independently of the others.
@@ -553,7 +553,13 @@ pub fn creation_order(allocations: Vec<Allocation>) -> Vec<Allocation> {
 }
 
 #[cfg(test)]
+#[path = "../tests/common/allocator.rs"]
+#[allow(dead_code)] // the dashboard's render tests use the rest
+mod allocator;
+
+#[cfg(test)]
 mod tests {
+    use super::allocator::{Allocator, Era, Rng};
     use super::*;
     use std::collections::HashSet;
     use std::net::Ipv4Addr;
@@ -588,96 +594,32 @@ mod tests {
         PortRange { low, high }
     }
 
-    /// A deterministic stand-in for the kernel's random draws (xorshift).
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u32) -> u32 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % u64::from(n)) as u32
-        }
-    }
-
-    /// How the simulated kernel moves its counter after a pick that skipped `skipped` ports.
-    #[derive(Clone, Copy)]
-    enum Era {
-        /// Up to 4.5: one global counter, step 1, `hint += i`.
-        GlobalStep1,
-        /// 4.6 to 5.17: one global counter, step 2, `hint += i + 2`.
-        GlobalStep2,
-        /// Since 2022: one counter per destination, `+= max(i, rand(8) * 2) + 2`.
-        Perturbed,
-    }
-
-    /// `__inet_hash_connect` in miniature: offsets per destination, counters, taken ports.
+    /// `__inet_hash_connect` toward destination ports of one remote host, with ports that someone
+    /// else holds (`taken`), on the tests' simulated allocator.
     struct Kernel {
-        era: Era,
         range: PortRange,
         taken: HashSet<u16>,
-        counters: HashMap<u16, u32>,
-        rng: Rng,
+        allocator: Allocator<u16>,
     }
 
     impl Kernel {
         fn new(era: Era, range: PortRange) -> Kernel {
             Kernel {
-                era,
                 range,
                 taken: HashSet::new(),
-                counters: HashMap::new(),
-                rng: Rng(0x2545_f491_4f6c_dd1d),
+                allocator: Allocator::new(era, range.low, range.high, 0x2545_f491_4f6c_dd1d),
             }
-        }
-
-        fn step(&self) -> u32 {
-            match self.era {
-                Era::GlobalStep1 => 1,
-                Era::GlobalStep2 | Era::Perturbed => 2,
-            }
-        }
-
-        /// The counter a destination uses: shared in the global eras.
-        fn counter_key(&self, dest: u16) -> u16 {
-            match self.era {
-                Era::GlobalStep1 | Era::GlobalStep2 => 0,
-                Era::Perturbed => dest,
-            }
-        }
-
-        /// Reshuffles a destination's offset, as the 10-second epoch change does.
-        fn reshuffle(&mut self, dest: u16, by: u32) {
-            *self.counters.entry(dest).or_insert(0) += by;
         }
 
         fn connect(&mut self, dest: u16) -> u16 {
-            let step = self.step();
-            let remaining = if step == 2 {
-                self.range.size() & !1
-            } else {
-                self.range.size()
-            };
-            let counter_key = self.counter_key(dest);
-            let counter = *self.counters.get(&counter_key).unwrap_or(&0);
-            let mut offset = (counter + u32::from(dest) * 7919) % remaining;
-            if step == 2 {
-                offset &= !1;
-            }
-            let mut i = 0;
-            let port = loop {
-                let port = (u32::from(self.range.low) + (offset + i) % remaining) as u16;
-                if !self.taken.contains(&port) {
-                    break port;
-                }
-                i += step;
-            };
-            let advance = match self.era {
-                Era::GlobalStep1 | Era::GlobalStep2 => i + step,
-                Era::Perturbed => i.max(self.rng.below(8) * step) + step,
-            };
-            *self.counters.entry(counter_key).or_insert(0) += advance;
-            port
+            let taken = &self.taken;
+            (self.allocator)
+                .connect(&dest, |port| !taken.contains(&port))
+                .expect("a free port")
+        }
+
+        fn reshuffle(&mut self, dest: u16, by: u32) {
+            self.allocator.reshuffle(&dest, by);
         }
     }
 
@@ -743,8 +685,12 @@ mod tests {
         let seq = simulate(&mut kernel, 90, |i| pattern[i % pattern.len()]);
         for dest in [80, 443, 8080] {
             let ports = ports_of(&seq, dest);
-            let gaps: Vec<u16> = ports.windows(2).map(|w| w[1] - w[0]).collect();
-            // Every connect elsewhere moved the shared counter: 1 + the connects made in between.
+            let size = kernel.range.size();
+            let gaps: Vec<u32> = (ports.windows(2))
+                .map(|w| (u32::from(w[1]) + size - u32::from(w[0])) % size)
+                .collect();
+            // Every connect elsewhere moved the shared counter: 1 + the connects made in between
+            // (around the end of the range too).
             assert!(gaps.iter().all(|g| (1..=8).contains(g)), "{dest}: {gaps:?}");
             let tracker = track(kernel.range, &seq);
             let e = tracker.estimate(&key(dest)).unwrap();
@@ -795,7 +741,7 @@ mod tests {
 
     #[test]
     fn step_two_under_contention_misses_once_then_widens() {
-        // The seed's 4.19 pattern: +2 each time, until bound ports force the scan to skip ahead.
+        // The article's 4.19 pattern: +2 each time, until bound ports force the scan to skip ahead.
         let mut kernel = Kernel::new(Era::GlobalStep2, range(20000, 29999));
         let first = kernel.connect(80);
         kernel.taken.extend((first + 20..first + 26).step_by(2)); // three ports of the parity in use
@@ -919,7 +865,7 @@ mod tests {
 
     #[test]
     fn windows_wrap_around_the_range() {
-        // The seed's 1025-1034: connect() walks the odd ports 1025..1033 and wraps.
+        // The article's 1025-1034: connect() walks the odd ports 1025..1033 and wraps.
         let seq: Vec<_> = [1033, 1025, 1027, 1029, 1031, 1033, 1025]
             .map(|p| (80, p))
             .into();

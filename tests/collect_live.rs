@@ -2,48 +2,23 @@
 //! sock_diag netlink and through the procfs fallback, and compared with what `ss -tanoe` prints for the
 //! same sockets. Also `--netns`: entering a namespace made with `ip netns add` shows its own table.
 //!
-//! Needs `ss` (iproute2); the namespace test also needs root and `ip`. Where they are missing the tests
-//! say why and skip, except under `CI=true`, where they fail.
+//! Needs `ss` (iproute2); the namespace test also needs root and `ip`: without root it says SKIPPED,
+//! except under `CI=true`, where it fails.
 
-use portradar::collect::{ALL_STATES, Collector, Families, Query, Source, Table, netns, sysctl};
+mod common;
+
+use common::netns::Netns;
+use common::ss::{self, SsSocket};
+use common::system_port_range;
+use portradar::collect::{ALL_STATES, Collector, Families, Query, Source, Table, netns};
 use portradar::filter::{Filter, KernelFilter};
-use portradar::settings::PortRange;
 use portradar::socket::{Endpoint, SockRecord, TcpState, TimerKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// True when the test can go on; otherwise prints why it skips, or fails under `CI=true`.
-fn require(ok: bool, what: &str) -> bool {
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but {what}"
-        );
-        eprintln!("skipped: {what}");
-    }
-    ok
-}
-
-fn has_command(name: &str, arg: &str) -> bool {
-    Command::new(name)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn port_range() -> PortRange {
-    sysctl::read_settings().expect("kernel settings").port_range
-}
+use std::time::Duration;
 
 /// A free port inside the ephemeral range on `ip`: bind(0) picks it from the range; the test then binds
 /// it again explicitly, so the kernel sees an explicit bind.
@@ -250,95 +225,30 @@ fn row(r: &SockRecord) -> (Row, u32) {
     (row, r.expires_ms)
 }
 
-/// Runs `ss -Htanoe [ARGS]` and parses the lines of this test's sockets.
-fn ss(scene: &Scene, args: &[&str]) -> Vec<(Row, u32)> {
-    let out = Command::new("ss")
-        .args(["-Htanoe"])
-        .args(args)
-        .output()
-        .expect("run ss");
-    assert!(
-        out.status.success(),
-        "ss {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(parse_ss_line)
-        .filter(|(r, _)| scene.owns(&r.local, &r.remote))
-        .collect()
-}
-
-/// `ESTAB 0 0 127.0.0.1:5000 127.0.0.1:41234 timer:(timewait,59sec,0) uid:1000 ino:123 sk:1f ...`.
-fn parse_ss_line(line: &str) -> (Row, u32) {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let state = match words[0] {
-        // The kernel reports bound-inactive sockets in state CLOSE, which ss prints as UNCONN.
-        "UNCONN" => TcpState::BoundInactive,
-        name => TcpState::parse(name).unwrap_or_else(|| panic!("ss state {name} in {line}")),
-    };
-    let field = |key: &str| words.iter().find_map(|w| w.strip_prefix(key));
-    let (timer, expires) = field("timer:(").map_or(("off", 0), parse_ss_timer);
+/// A socket as `ss -Htanoe` prints it, as compared.
+fn ss_row(s: &SsSocket) -> (Row, u32) {
     let row = Row {
-        state,
-        local: parse_ss_endpoint(words[3]),
-        remote: parse_ss_endpoint(words[4]),
-        inode: field("ino:").map_or(0, |v| v.parse().unwrap()),
-        uid: field("uid:").map_or(0, |v| v.parse().unwrap()),
-        cookie: field("sk:").map_or(0, |v| u64::from_str_radix(v, 16).unwrap()),
-        timer,
+        state: s.state,
+        local: s.local,
+        remote: s.remote,
+        inode: s.inode.unwrap_or(0),
+        uid: s.uid.unwrap_or(0),
+        cookie: s.cookie.unwrap_or(0),
+        timer: s.timer.map_or("off", |t| t.name),
     };
+    let expires = s
+        .timer
+        .map_or(0, |t| u32::try_from(t.ms).expect("ss timer in ms"));
     (row, expires)
 }
 
-fn parse_ss_endpoint(text: &str) -> Endpoint {
-    let (host, port) = text.rsplit_once(':').unwrap();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = host.split('%').next().unwrap();
-    let ip = if host == "*" {
-        "::".parse().unwrap()
-    } else {
-        host.parse().unwrap()
-    };
-    Endpoint::new(
-        ip,
-        if port == "*" {
-            0
-        } else {
-            port.parse().unwrap()
-        },
-    )
-}
-
-/// `timewait,59sec,0)` → (`timewait`, 59000).
-fn parse_ss_timer(text: &str) -> (&'static str, u32) {
-    let mut parts = text.split(',');
-    let name = parts.next().unwrap();
-    let name = ["on", "keepalive", "timewait", "persist"]
-        .into_iter()
-        .find(|n| *n == name)
-        .unwrap_or_else(|| panic!("ss timer {name}"));
-    (name, parse_ss_ms(parts.next().unwrap()))
-}
-
-/// ss's `print_ms_timer`: `1min5sec`, `59sec`, `5.123ms`, `250ms`, or empty.
-fn parse_ss_ms(text: &str) -> u32 {
-    let (minutes, rest) = match text.split_once("min") {
-        Some((m, rest)) => (m.parse::<u32>().unwrap(), rest),
-        None => (0, text),
-    };
-    let ms = if let Some(secs) = rest.strip_suffix("sec") {
-        secs.parse::<u32>().unwrap() * 1000
-    } else if let Some((secs, millis)) = rest.split_once('.') {
-        secs.parse::<u32>().unwrap() * 1000 + millis.trim_end_matches("ms").parse::<u32>().unwrap()
-    } else if let Some(millis) = rest.strip_suffix("ms") {
-        millis.parse::<u32>().unwrap()
-    } else {
-        assert!(rest.is_empty(), "ss time {text}");
-        0
-    };
-    minutes * 60_000 + ms
+/// The rows of this test's sockets among `ss -Htanoe`'s.
+fn ss_rows(scene: &Scene, sockets: Vec<SsSocket>) -> Vec<(Row, u32)> {
+    sockets
+        .iter()
+        .map(ss_row)
+        .filter(|(r, _)| scene.owns(&r.local, &r.remote))
+        .collect()
 }
 
 fn new_table() -> Table {
@@ -349,7 +259,7 @@ fn query() -> Query {
     Query {
         families: Families::BOTH,
         filter: None,
-        port_range: port_range(),
+        port_range: system_port_range(),
     }
 }
 
@@ -384,18 +294,8 @@ fn assert_same(ours: &[(Row, u32)], theirs: &[(Row, u32)]) {
     }
 }
 
-fn ss_knows_bound_inactive() -> bool {
-    Command::new("ss")
-        .args(["-Htan", "state", "bound-inactive"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn netlink_dump_matches_ss_and_procfs() {
-    if !require(has_command("ss", "-V"), "ss (iproute2) is not installed") {
-        return;
-    }
     let scene = Scene::build();
     let mut collector = Collector::open();
     assert_eq!(
@@ -410,7 +310,7 @@ fn netlink_dump_matches_ss_and_procfs() {
         .expect("netlink collect");
     assert_eq!(table.source, Source::Netlink);
     let ours = mine(&scene, &table);
-    let ss_rows = ss(&scene, &[]);
+    let theirs = ss_rows(&scene, ss::ss("oe", &[]));
 
     // Every state the scene made, as the kernel names it.
     let states: BTreeSet<TcpState> = ours.iter().map(|r| r.state).collect();
@@ -450,7 +350,17 @@ fn netlink_dump_matches_ss_and_procfs() {
         .iter()
         .partition(|r| r.state == TcpState::BoundInactive);
     let rest: Vec<(Row, u32)> = rest.into_iter().map(row).collect();
-    assert_same(&rest, &ss_rows);
+    assert_same(&rest, &theirs);
+    // Under a one-state filter ss prints no State column: the same TIME_WAIT rows all the same.
+    let time_wait: Vec<(Row, u32)> = (rest.iter())
+        .filter(|(r, _)| r.state == TcpState::TimeWait)
+        .cloned()
+        .collect();
+    assert!(!time_wait.is_empty());
+    assert_same(
+        &time_wait,
+        &ss_rows(&scene, ss::ss("oe", &["state", "time-wait"])),
+    );
 
     assert_eq!(bound.len(), 1, "{bound:?}");
     let b = bound[0];
@@ -462,8 +372,9 @@ fn netlink_dump_matches_ss_and_procfs() {
         (b.inode, b.uid),
         (scene.bound_inode, unsafe { libc::geteuid() })
     );
-    if ss_knows_bound_inactive() {
-        assert_same(&[row(b)], &ss(&scene, &["state", "bound-inactive"]));
+    if ss::ss_knows_state("bound-inactive") {
+        let theirs = ss::ss("oe", &["state", "bound-inactive"]);
+        assert_same(&[row(b)], &ss_rows(&scene, theirs));
     } else {
         eprintln!(
             "note: this ss does not know bound-inactive; checked the socket against fstat instead"
@@ -493,7 +404,7 @@ fn netlink_dump_matches_ss_and_procfs() {
             "auto-bound client port {port} reported as explicit"
         );
     }
-    let range = port_range();
+    let range = system_port_range();
     assert!(explicit.iter().all(|p| range.contains(*p)));
 
     // The procfs fallback: same 4-tuples, states, inodes and uids for the states procfs shows.
@@ -552,22 +463,18 @@ fn collect_selects_families_and_refills_the_table() {
 
 #[test]
 fn netns_enter_shows_the_namespace_table() {
-    if !require(
-        is_root() && has_command("ip", "-V"),
-        "needs root and `ip` to create a network namespace",
-    ) {
+    let Some(ns) = Netns::for_test("netns_enter_shows_the_namespace_table") else {
         return;
-    }
+    };
     let missing =
         netns::enter(&netns::NetnsSpec::Name("portradar-no-such-netns".into())).unwrap_err();
     assert!(missing.to_string().contains("ip netns list"), "{missing}");
 
-    let name = format!("portradar-collect-{}", std::process::id());
-    let ns = Namespace::add(&name);
     let host = listener("127.0.0.1");
     let host_port = host.local_addr().unwrap().port();
+    let name = ns.name.clone();
     let inside = thread::spawn(move || {
-        netns::enter(&netns::NetnsSpec::Name(ns.0.clone())).expect("enter the namespace");
+        netns::enter(&netns::NetnsSpec::Name(name)).expect("enter the namespace");
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let tables = [Collector::open(), Collector::procfs()].map(|mut c| {
@@ -576,9 +483,9 @@ fn netns_enter_shows_the_namespace_table() {
             t
         });
         drop(l);
-        (port, tables, ns)
+        (port, tables)
     });
-    let (port, tables, ns) = inside.join().unwrap();
+    let (port, tables) = inside.join().unwrap();
     for t in &tables {
         let want = Endpoint::new(Ipv4Addr::LOCALHOST.into(), port);
         let seen: Vec<(TcpState, Endpoint)> =
@@ -590,44 +497,9 @@ fn netns_enter_shows_the_namespace_table() {
             t.source
         );
     }
+    let path = ns.path();
     drop(ns);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while std::path::Path::new(&format!("/run/netns/{name}")).exists() && Instant::now() < deadline
-    {
-        thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        !std::path::Path::new(&format!("/run/netns/{name}")).exists(),
-        "namespace deleted"
-    );
-}
-
-/// A network namespace made with `ip netns add`, deleted on drop.
-struct Namespace(String);
-
-impl Namespace {
-    fn add(name: &str) -> Namespace {
-        let run = |args: &[&str]| {
-            let out = Command::new("ip").args(args).output().expect("run ip");
-            assert!(
-                out.status.success(),
-                "ip {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        run(&["netns", "add", name]);
-        let ns = Namespace(name.to_string());
-        run(&["netns", "exec", name, "ip", "link", "set", "lo", "up"]);
-        ns
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.0])
-            .status();
-    }
+    assert!(!std::path::Path::new(&path).exists(), "namespace deleted");
 }
 
 /// Installs a seccomp filter on the calling thread only, as a container profile would: socket() of
@@ -814,4 +686,28 @@ fn a_steady_netlink_refresh_allocates_nothing() {
         "a refresh of {} sockets",
         table.records.len()
     );
+}
+
+#[test]
+fn ss_timers_read_as_iproute2_prints_them() {
+    let cases = [
+        ("", 0),
+        ("076ms", 76),
+        ("999ms", 999),
+        ("1sec", 1_000),
+        // Under 10 s: iproute2 up to 6.x writes `ms` after the milliseconds, later ones `sec`.
+        ("5.123ms", 5_123),
+        ("5.123sec", 5_123),
+        ("9.001ms", 9_001),
+        ("59sec", 59_000),
+        ("1min", 60_000),
+        ("1min2sec", 62_000),
+        ("10min", 600_000),
+    ];
+    for (text, ms) in cases {
+        assert_eq!(ss::timer_ms(text), Some(ms), "{text:?}");
+    }
+    for bad in ["sec", "5.12ms", "1.5", "12", "2h"] {
+        assert_eq!(ss::timer_ms(bad), None, "{bad:?}");
+    }
 }

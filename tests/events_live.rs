@@ -93,7 +93,10 @@ fn kind(e: &Value) -> &str {
 }
 
 fn local_port(e: &Value) -> u16 {
-    common::port_of(e["local"].as_str().unwrap_or_default())
+    e["local"]
+        .as_str()
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+        .map_or(0, |a| a.port())
 }
 
 /// The events toward `remote` (`127.0.0.1:50001`).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Netns, have_root};
+use common::netns::Netns;
 use portradar::collect::Families;
 use portradar::model::{Forecast, Snapshot};
 use portradar::refresh::Refresher;
@@ -105,12 +105,10 @@ fn scenario(
 
 #[test]
 fn exhaustion_comes_when_forecast() {
-    if !have_root("exhaustion_comes_when_forecast") {
+    let Some(ns) = Netns::for_test("exhaustion_comes_when_forecast") else {
         return;
-    }
-    let ns = Netns::new("forecast-fast");
-    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40199");
-    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
+    };
+    ns.ports(40000, 40199, 0);
     // 200 ports held 60 s each sustain 3.3 connections per second; 20 per second run out in ~10 s.
     let (forecast, at, failed) =
         scenario(&ns, 20.0, Duration::from_secs(2), Duration::from_secs(30));
@@ -131,14 +129,12 @@ fn exhaustion_comes_when_forecast() {
 
 #[test]
 fn a_sustainable_rate_holds() {
-    if !have_root("a_sustainable_rate_holds") {
+    let Some(ns) = Netns::for_test("a_sustainable_rate_holds") else {
         return;
-    }
-    let ns = Netns::new("forecast-slow");
+    };
     // 20 ports; TIME_WAIT reusable after 1 s sustains 20 per second. 10 per second for 8 s makes 80
     // connections: without reuse they would run out after 2 s.
-    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40019");
-    ns.sysctl("net.ipv4.tcp_tw_reuse", "1");
+    ns.ports(40000, 40019, 1);
     let (forecast, _, failed) = scenario(&ns, 10.0, Duration::from_secs(2), Duration::from_secs(6));
     assert!(
         forecast.holds(),

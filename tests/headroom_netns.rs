@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{Netns, have_root, portradar_json};
+use common::netns::Netns;
+use common::portradar_json;
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -46,13 +47,11 @@ fn into_time_wait((client, mut server): (TcpStream, TcpStream)) {
 
 #[test]
 fn headroom_equals_further_successful_connects() {
-    if !have_root("headroom_equals_further_successful_connects") {
+    let Some(ns) = Netns::for_test("headroom_equals_further_successful_connects") else {
         return;
-    }
-    let ns = Netns::new("headroom");
-    ns.sysctl("net.ipv4.ip_local_port_range", &format!("{LOW} {HIGH}"));
+    };
+    ns.ports(LOW, HIGH, 0);
     ns.sysctl("net.ipv4.ip_local_reserved_ports", &RESERVED.to_string());
-    ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
     ns.run(|| {
         let (d1, d2): (SocketAddr, SocketAddr) = (
             "127.0.0.2:5000".parse().unwrap(),

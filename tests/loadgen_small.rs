@@ -6,16 +6,14 @@
 mod common;
 
 use common::loadgen::{LoadGen, Stop};
-use common::{have_root, ss_in};
+use common::ss::ss_in;
+use portradar::socket::TcpState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 #[test]
 fn builds_the_table_it_claims_and_cleans_up() {
-    if !have_root("builds_the_table_it_claims_and_cleans_up") {
-        return;
-    }
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "3000",
         "--destinations",
@@ -24,7 +22,11 @@ fn builds_the_table_it_claims_and_cleans_up() {
         "1000",
         "--shared-ports",
         "2",
-    ]);
+    ];
+    let Some(mut load) = LoadGen::for_test("builds_the_table_it_claims_and_cleans_up", &args)
+    else {
+        return;
+    };
     let ready = load.ready.clone();
     assert_eq!(
         (ready.established, ready.time_wait, ready.listen),
@@ -39,7 +41,7 @@ fn builds_the_table_it_claims_and_cleans_up() {
     let table = ss_in(&ready.netns, "", &[]);
     let mut by_state = BTreeMap::new();
     for s in &table {
-        *by_state.entry(s.state.as_str()).or_insert(0u64) += 1;
+        *by_state.entry(s.state.name()).or_insert(0u64) += 1;
     }
     let claimed = BTreeMap::from([
         ("ESTABLISHED", ready.established),
@@ -49,18 +51,24 @@ fn builds_the_table_it_claims_and_cleans_up() {
     assert_eq!(by_state, claimed);
 
     for (dest, claimed) in &ready.destinations {
-        let toward = table.iter().filter(|s| s.remote == *dest).count() as u64;
+        let toward = table
+            .iter()
+            .filter(|s| s.remote.to_string() == *dest)
+            .count() as u64;
         assert_eq!(toward, *claimed, "client sockets toward {dest}");
     }
-    let dests: BTreeSet<&str> = ready.destinations.iter().map(|(d, _)| d.as_str()).collect();
+    let dests: BTreeSet<String> = ready.destinations.iter().map(|(d, _)| d.clone()).collect();
     for port in &ready.shared_ports {
         let local = format!("127.0.0.1:{port}");
-        let sharing: Vec<_> = table.iter().filter(|s| s.local == local).collect();
+        let sharing: Vec<_> = table
+            .iter()
+            .filter(|s| s.local.to_string() == local)
+            .collect();
         assert!(
-            sharing.iter().all(|s| s.state == "ESTABLISHED"),
+            sharing.iter().all(|s| s.state == TcpState::Established),
             "{sharing:?}"
         );
-        let remotes: BTreeSet<&str> = sharing.iter().map(|s| s.remote.as_str()).collect();
+        let remotes: BTreeSet<String> = sharing.iter().map(|s| s.remote.to_string()).collect();
         assert_eq!(
             remotes, dests,
             "{local} is shared by one connection to every destination"
@@ -74,10 +82,7 @@ fn builds_the_table_it_claims_and_cleans_up() {
 
 #[test]
 fn sigterm_removes_the_namespace_and_the_workers() {
-    if !have_root("sigterm_removes_the_namespace_and_the_workers") {
-        return;
-    }
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "500",
         "--destinations",
@@ -85,7 +90,11 @@ fn sigterm_removes_the_namespace_and_the_workers() {
         "--time-wait",
         "100",
         "--hold",
-    ]);
+    ];
+    let test = "sigterm_removes_the_namespace_and_the_workers";
+    let Some(mut load) = LoadGen::for_test(test, &args) else {
+        return;
+    };
     assert!(!load.workers().is_empty());
     let status = load.stop(Stop::Signal(libc::SIGTERM));
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));

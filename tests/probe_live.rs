@@ -1,27 +1,13 @@
-//! `portradar probe` on this kernel: the seed's experiment run for real through the binary. The
-//! pointer model's window must predict loopback connect()s, `--range` must reproduce the seed's parity
+//! `portradar probe` on this kernel: the article's experiment run for real through the binary. The
+//! pointer model's window must predict loopback connect()s, `--range` must reproduce the article's parity
 //! (in a private namespace: root), `--bind` must show the other parity, `--socket-range` step 1.
 
 mod common;
 
-use common::{have_root, portradar, portradar_json};
+use common::{have_root, portradar, portradar_json, system_port_range};
 use portradar::pointer::{DestinationKey, Parity, PointerTracker};
-use portradar::settings::PortRange;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener};
-
-/// `ip_local_port_range` of the namespace the tests run in.
-fn system_range() -> PortRange {
-    let text =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").expect("read range");
-    let mut ends = text
-        .split_whitespace()
-        .map(|n| n.parse::<u16>().expect("port"));
-    PortRange {
-        low: ends.next().expect("low"),
-        high: ends.next().expect("high"),
-    }
-}
 
 fn ports(report: &Value) -> Vec<u16> {
     report["ports"]
@@ -69,7 +55,7 @@ fn the_window_predicts_loopback_connects() {
     );
 
     // The library's tracker, fed the same ports, scores them the same.
-    let range = system_range();
+    let range = system_port_range();
     let mut tracker = PointerTracker::new(range);
     let key = DestinationKey {
         local_ip: [127, 0, 0, 1].into(),
@@ -120,7 +106,7 @@ fn a_range_starting_even_gives_even_ports() {
 
 #[test]
 fn bind_gives_the_other_parity() {
-    let (connect, bind) = match Parity::of(system_range().low) {
+    let (connect, bind) = match Parity::of(system_port_range().low) {
         Parity::Even => (Parity::Even, Parity::Odd),
         _ => (Parity::Odd, Parity::Even),
     };
@@ -144,7 +130,7 @@ fn bind_gives_the_other_parity() {
 
 #[test]
 fn a_socket_range_inside_the_system_range_gives_both_parities() {
-    let system = system_range();
+    let system = system_port_range();
     assert!(
         system.size() >= 200,
         "the system range {system:?} is too small for this test"
@@ -164,7 +150,7 @@ fn a_socket_range_inside_the_system_range_gives_both_parities() {
 
 #[test]
 fn a_socket_range_outside_the_system_range_is_reported_ignored() {
-    let system = system_range();
+    let system = system_port_range();
     let (report, ports) = probe_json(&["--socket-range", "1-2000", "--count", "5"]);
     assert!(ports.iter().all(|&p| system.contains(p)), "{ports:?}");
     let notes = report["notes"].to_string();
@@ -185,7 +171,7 @@ fn a_refused_connect_still_allocates_its_port() {
         .local_addr()
         .unwrap();
     let (report, ports) = probe_json(&["--dst", &closed.to_string(), "--count", "5"]);
-    let system = system_range();
+    let system = system_port_range();
     assert_eq!(ports.len(), 5, "{report}");
     assert!(ports.iter().all(|&p| system.contains(p)), "{ports:?}");
     assert_eq!(report["destination"], closed.to_string());
@@ -254,7 +240,7 @@ fn dash_six_probes_over_ipv6_loopback() {
     let destination: SocketAddr = report["destination"].as_str().unwrap().parse().unwrap();
     assert_eq!(destination.ip(), std::net::Ipv6Addr::LOCALHOST, "{report}");
     assert_eq!(ports.len(), 5, "{report}");
-    let system = system_range();
+    let system = system_port_range();
     assert!(ports.iter().all(|&p| system.contains(p)), "{ports:?}");
 
     let args = ["-6", "--range", "1025-1034", "--count", "10"];

@@ -11,7 +11,8 @@
 mod common;
 
 use common::loadgen::{LoadGen, Stop};
-use common::{have_root, portradar_json, ss_in};
+use common::portradar_json;
+use common::ss::ss_in;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -20,11 +21,8 @@ const STATIC_FOR: Duration = Duration::from_secs(55);
 
 #[test]
 fn totals_and_destinations_equal_ss_at_100k_sockets() {
-    if !have_root("totals_and_destinations_equal_ss_at_100k_sockets") {
-        return;
-    }
     let start = Instant::now();
-    let mut load = LoadGen::start(&[
+    let args = [
         "--established",
         "40000",
         "--destinations",
@@ -33,7 +31,11 @@ fn totals_and_destinations_equal_ss_at_100k_sockets() {
         "20000",
         "--shared-ports",
         "2",
-    ]);
+    ];
+    let test = "totals_and_destinations_equal_ss_at_100k_sockets";
+    let Some(mut load) = LoadGen::for_test(test, &args) else {
+        return;
+    };
     let ready = load.ready.clone();
     assert!(ready.sockets >= 100_000, "{ready:?}");
     let ns = ready.netns.as_str();
@@ -56,7 +58,7 @@ fn totals_and_destinations_equal_ss_at_100k_sockets() {
 
     let mut ss_by_state = BTreeMap::new();
     for s in &table {
-        *ss_by_state.entry(s.state.clone()).or_insert(0u64) += 1;
+        *ss_by_state.entry(s.state.to_string()).or_insert(0u64) += 1;
     }
     let ours: BTreeMap<String, u64> = doc["totals"]["by_state"]
         .as_object()

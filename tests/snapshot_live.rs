@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{SsSocket, port_of, portradar_json, ss};
+use common::portradar_json;
+use common::ss::{SsSocket, SsTimer, ss, timer_name};
+use portradar::socket::{Endpoint, TcpState};
 use socket2::{Domain, Socket, Type};
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -47,12 +49,12 @@ fn build() -> Workload {
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).unwrap(), 0, "server sees EOF");
     drop(s);
-    wait_for_state(client, "TIME_WAIT");
+    wait_for_state(client, TcpState::TimeWait);
     // Server FIN_WAIT2 / client CLOSE_WAIT: the server shuts down its side, the client does not.
     let (mut c, s) = connect_pair(&listeners[2]);
     s.shutdown(Shutdown::Write).unwrap();
     assert_eq!(c.read(&mut buf).unwrap(), 0, "client sees the server's FIN");
-    wait_for_state(s.local_addr().unwrap(), "FIN_WAIT2");
+    wait_for_state(s.local_addr().unwrap(), TcpState::FinWait2);
     keep.extend([c, s]);
     // One local port, bound with SO_REUSEADDR, connected to three destinations.
     let mut shared: Option<SocketAddr> = None;
@@ -84,35 +86,41 @@ fn build() -> Workload {
 
 /// Waits until the kernel has moved the socket bound to `local` into `state` (a closing handshake
 /// completes asynchronously, even on loopback).
-fn wait_for_state(local: SocketAddr, state: &str) {
+fn wait_for_state(local: SocketAddr, state: TcpState) {
     let filter = format!("sport = :{}", local.port());
     let deadline = Instant::now() + Duration::from_secs(5);
     // (ss drops its State column under a `state` filter, so filter by port only.)
     while !ss("", &[&filter])
         .iter()
-        .any(|s| s.local == local.to_string() && s.state == state)
+        .any(|s| s.local == endpoint(local) && s.state == state)
     {
         assert!(Instant::now() < deadline, "{local} never reached {state}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-/// (local, remote, state) of the sockets that touch one of `ports`, from portradar's JSON.
+fn endpoint(addr: SocketAddr) -> Endpoint {
+    Endpoint::new(addr.ip(), addr.port())
+}
+
+/// The sockets that touch one of `ports`, from portradar's JSON, as ss's are read.
 fn portradar_sockets(doc: &serde_json::Value, ports: &BTreeSet<u16>) -> Vec<SsSocket> {
+    let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
     let mut out: Vec<SsSocket> = doc["sockets"]
         .as_array()
         .expect("--sockets lists sockets")
         .iter()
         .map(|s| SsSocket {
-            state: s["state"].as_str().unwrap().to_string(),
-            local: s["local"].as_str().unwrap().to_string(),
-            remote: s["remote"].as_str().unwrap().to_string(),
-            timer: Some((
-                s["timer"].as_str().unwrap().to_string(),
-                s["expires_ms"].as_u64().unwrap(),
-            )),
-            inode: s["inode"].as_u64(),
-            uid: s["uid"].as_u64(),
+            state: TcpState::parse(&text(&s["state"])).expect("a state name"),
+            local: text(&s["local"]).parse().expect("local endpoint"),
+            remote: text(&s["remote"]).parse().expect("remote endpoint"),
+            timer: Some(SsTimer {
+                name: timer_name(&text(&s["timer"])).expect("a timer name"),
+                ms: s["expires_ms"].as_u64().unwrap(),
+            }),
+            inode: s["inode"].as_u64().map(|i| i as u32),
+            uid: s["uid"].as_u64().map(|u| u as u32),
+            cookie: s["cookie"].as_u64(),
         })
         .filter(|s| touches(s, ports))
         .collect();
@@ -121,11 +129,11 @@ fn portradar_sockets(doc: &serde_json::Value, ports: &BTreeSet<u16>) -> Vec<SsSo
 }
 
 fn touches(s: &SsSocket, ports: &BTreeSet<u16>) -> bool {
-    ports.contains(&port_of(&s.local)) || ports.contains(&port_of(&s.remote))
+    ports.contains(&s.local.port) || ports.contains(&s.remote.port)
 }
 
-fn tuple(s: &SsSocket) -> (String, String, String) {
-    (s.local.clone(), s.remote.clone(), s.state.clone())
+fn tuple(s: &SsSocket) -> (Endpoint, Endpoint, TcpState) {
+    (s.local, s.remote, s.state)
 }
 
 #[test]
@@ -144,11 +152,11 @@ fn snapshot_matches_ss_socket_for_socket() {
     assert_eq!(ours_tuples, theirs_tuples, "same 4-tuples and states as ss");
 
     for state in [
-        "ESTABLISHED",
-        "TIME_WAIT",
-        "FIN_WAIT2",
-        "CLOSE_WAIT",
-        "LISTEN",
+        TcpState::Established,
+        TcpState::TimeWait,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Listen,
     ] {
         assert!(
             ours.iter().any(|s| s.state == state),
@@ -156,18 +164,21 @@ fn snapshot_matches_ss_socket_for_socket() {
         );
     }
     assert!(
-        ours.iter().any(|s| s.local.starts_with("[::1]")),
+        ours.iter()
+            .any(|s| s.local.ip == std::net::Ipv6Addr::LOCALHOST),
         "the IPv6 connection is there"
     );
 
     for (o, t) in ours.iter().zip(&theirs) {
-        if t.state != "TIME_WAIT" {
+        if t.state != TcpState::TimeWait {
             assert_eq!(o.inode, t.inode, "inode of {o:?}");
             continue;
         }
-        let (name, ss_ms) = t.timer.clone().expect("ss -o prints the TIME_WAIT timer");
-        let (our_name, our_ms) = o.timer.clone().unwrap();
-        assert_eq!((our_name.as_str(), name.as_str()), ("timewait", "timewait"));
+        let theirs = t.timer.expect("ss -o prints the TIME_WAIT timer");
+        let (name, ss_ms) = (theirs.name, theirs.ms);
+        let ours = o.timer.unwrap();
+        let (our_name, our_ms) = (ours.name, ours.ms);
+        assert_eq!((our_name, name), ("timewait", "timewait"));
         assert!(
             our_ms.abs_diff(ss_ms) <= 1000,
             "TIME_WAIT remaining {our_ms} ms vs ss {ss_ms} ms"

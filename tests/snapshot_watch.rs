@@ -44,7 +44,7 @@ fn filter(addr: &str) -> [&str; 5] {
 fn ss_counts(addr: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for s in ss("", &filter(addr)) {
-        *counts.entry(s.state).or_default() += 1;
+        *counts.entry(s.state.name().to_string()).or_default() += 1;
     }
     counts
 }

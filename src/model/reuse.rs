@@ -1,5 +1,5 @@
 //! Reuse groups: local endpoints (ip, port) shared by several outbound 4-tuples. One local port
-//! serving many destinations is the seed's lesson made visible: only the 4-tuple must be unique.
+//! serving many destinations is the article's lesson made visible: only the 4-tuple must be unique.
 
 use super::{Direction, PortFacts};
 use crate::socket::{Endpoint, SockRecord, TcpState};

@@ -1,4 +1,4 @@
-//! The socket experiment, as in the article: batches of connect() calls toward one destination, each
+//! The socket experiment, as the article ran it: batches of connect() calls toward one destination, each
 //! local port read with getsockname() right after connect() — the kernel allocates it inside the call,
 //! whatever then happens to the handshake. Every socket is closed (reset) before the next one opens.
 

@@ -68,6 +68,10 @@ fn enter_new_namespace() -> Result<(), ProbeError> {
     })
 }
 
+/// The interface-flags requests, typed as `ioctl` takes them: `c_ulong` with glibc, `c_int` with musl.
+const GET_FLAGS: libc::Ioctl = libc::SIOCGIFFLAGS as libc::Ioctl;
+const SET_FLAGS: libc::Ioctl = libc::SIOCSIFFLAGS as libc::Ioctl;
+
 /// `ip link set lo up`, as SIOCGIFFLAGS / SIOCSIFFLAGS.
 fn bring_up_loopback() -> Result<(), ProbeError> {
     let bring_up = || -> io::Result<()> {
@@ -78,11 +82,11 @@ fn bring_up_loopback() -> Result<(), ProbeError> {
             *to = *from as c_char;
         }
         // SAFETY: `request` is a valid ifreq naming an interface; the kernel fills in its flags.
-        socket::check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })?;
+        socket::check(unsafe { libc::ioctl(fd.as_raw_fd(), GET_FLAGS, &mut request) })?;
         // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
         unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as c_short };
         // SAFETY: as above, now with IFF_UP set.
-        socket::check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
+        socket::check(unsafe { libc::ioctl(fd.as_raw_fd(), SET_FLAGS, &request) })
     };
     bring_up().map_err(namespace_error("bring lo up"))
 }

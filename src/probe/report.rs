@@ -1,6 +1,6 @@
 //! The probe's report: every local port, batch by batch, with the delta from the previous one, then
 //! the verdict and how well the pointer model's window predicted the ports. Text for people; JSON
-//! (`{"ports", "deltas", "batches", "verdict", ...}`, as DESIGN.md fixes it) for scripts.
+//! (`{"ports", "deltas", "batches", "verdict", ...}`) for scripts.
 
 use super::args::{Format, Plan};
 use super::experiment::Observed;

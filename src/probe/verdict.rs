@@ -87,7 +87,7 @@ const SOCKET_RANGE_STEP_ONE: &str = "IP_LOCAL_PORT_RANGE honoured as since Linux
 const SOCKET_RANGE_STEP_TWO: &str = "IP_LOCAL_PORT_RANGE with the parity scan of Linux 6.3 to 6.7 (or \
                                      too few ports to see both parities)";
 const STEP_ONE_FIXED: &str =
-    "Linux 4.5 or older (the seed's 3.10): the start point moves on by 1 per connect()";
+    "Linux 4.5 or older (the article's 3.10): the start point moves on by 1 per connect()";
 const STEP_ONE_VARYING: &str = "step 1 with varying increments: no known connect() pattern (other \
                                 threads connecting at the same time?)";
 
@@ -207,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seeds_odd_range_matches_the_fixed_step_two_kernels() {
+    fn the_articles_odd_range_matches_the_fixed_step_two_kernels() {
         let o = observed(1025, 1034, &[1033, 1025, 1027, 1029, 1031, 1033, 1025]);
         let r = judge(&plan(false, Scope::Namespace(o.range)), &o).unwrap();
         assert_eq!(
@@ -222,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seeds_step_one_matches_the_old_kernels() {
+    fn the_articles_step_one_matches_the_old_kernels() {
         let o = observed(10000, 65535, &[17448, 17449, 17450, 17451, 17452]);
         let r = judge(&plan(false, Scope::System), &o).unwrap();
         assert_eq!(

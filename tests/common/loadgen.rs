@@ -76,6 +76,12 @@ pub struct LoadGen {
 }
 
 impl LoadGen {
+    /// The load generator started with `args` for `test`, or `None` (the test skips) without root:
+    /// see [`super::have_root`].
+    pub fn for_test(test: &str, args: &[&str]) -> Option<LoadGen> {
+        super::have_root(test).then(|| LoadGen::start(args))
+    }
+
     /// Starts the load generator with `args` and waits for its READY line.
     pub fn start(args: &[&str]) -> LoadGen {
         let mut child = Command::new(executable())
