@@ -114,7 +114,7 @@ impl History {
 
 /// The pointer a destination is shown with: that of its local ip with the least headroom.
 fn pointer_key(d: &Destination) -> Option<DestinationKey> {
-    let h = d.headroom.iter().min_by_key(|h| h.free)?;
+    let h = d.tightest()?;
     Some(DestinationKey {
         local_ip: h.local_ip,
         remote: SocketAddr::new(d.remote.ip, d.remote.port),

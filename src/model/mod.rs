@@ -6,6 +6,7 @@
 
 mod destinations;
 mod forecast;
+mod headroom;
 mod history;
 mod portmap;
 pub mod reuse;
@@ -13,8 +14,9 @@ mod services;
 mod states;
 mod timewait;
 
-pub use destinations::{Destination, Headroom};
+pub use destinations::Destination;
 pub use forecast::Forecast;
+pub use headroom::Headroom;
 pub use history::History;
 pub use portmap::{PortMap, PortUse};
 pub use reuse::{ReuseGroup, Tuple};
@@ -183,10 +185,11 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
         score,
     };
     for d in &mut destinations {
-        d.forecast = d.new_per_s.and_then(|rate| {
+        d.forecast = d.new_per_s.zip(d.tightest()).map(|(rate, h)| {
             forecast::forecast(
-                d,
+                h,
                 rate,
+                d.ports_in_range,
                 settings.port_range.size(),
                 settings.tcp_tw_reuse_delay_ms,
             )
