@@ -8,6 +8,7 @@
 //! socket replacing its request socket (NEW_SYN_RECV), and a socket turning into a timewait
 //! minisocket on a kernel that does not carry the cookie over.
 
+use super::recent::RecentPorts;
 use super::{Destination, Direction, Input, PortFacts};
 use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
 use crate::settings::PortRange;
@@ -31,6 +32,8 @@ pub struct History {
     rates: FxHashMap<Endpoint, f64>,
     /// The search-pointer model, fed with the ports allocated between refreshes.
     pointer: Option<PointerTracker>,
+    /// Listener ports and client binds seen lately.
+    ports: RecentPorts,
 }
 
 /// One connection of a table, sorted by tuple.
@@ -100,6 +103,12 @@ impl History {
 }
 
 impl History {
+    /// Adds the listener ports and client binds of recent refreshes to `facts`, remembering this
+    /// table's.
+    pub(crate) fn recall_ports(&mut self, facts: &mut PortFacts, now: SystemTime) {
+        self.ports.update(facts, now);
+    }
+
     /// Updates each destination's smoothed rate from its new connections over `elapsed_s`, and
     /// forgets destinations that are gone.
     pub(crate) fn smooth_rates(&mut self, dests: &mut [Destination], elapsed_s: Option<f64>) {
