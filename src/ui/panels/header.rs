@@ -4,6 +4,7 @@
 
 use crate::collect::Source;
 use crate::model::Snapshot;
+use crate::output::noun;
 use crate::ui::app::App;
 use crate::ui::collector::effective_interval;
 use crate::ui::format::{interval, state_short, thousands};
@@ -83,9 +84,11 @@ fn total_items(app: &App) -> Vec<Item> {
             app.theme.dim(),
         )];
     };
+    let total = s.totals.total();
     let mut items = vec![Item::plain(format!(
-        "{} sockets",
-        thousands(s.totals.total())
+        "{} {}",
+        thousands(total),
+        noun(total, "socket")
     ))];
     items.extend(s.totals.nonzero().map(|(state, n)| {
         Item::plain(format!(
