@@ -25,7 +25,7 @@ const RATE_TAU_S: f64 = 5.0;
 pub struct History {
     prev: Vec<Conn>,
     next: Vec<Conn>,
-    /// The tuples of this table that the previous one did not have, sorted.
+    /// The tuples of this table's connections that are new since the previous one, sorted.
     fresh: Vec<u64>,
     prev_time: Option<SystemTime>,
     /// Smoothed new connections per second, per destination seen in the previous refresh.
@@ -72,14 +72,14 @@ impl Conn {
 
 /// The previous refresh as one aggregation sees it.
 pub(crate) struct Seen<'h> {
-    /// The tuples new since the previous refresh (`None` on the first): few in a steady table, so
+    /// The tuples of the connections new since the previous refresh (`None` on the first): few in a steady table, so
     /// looking one up stays in cache, unlike a search of the whole previous table.
     fresh: Option<&'h [u64]>,
     pub elapsed_s: Option<f64>,
 }
 
 impl History {
-    /// Records this table's tuples and returns what the previous refresh saw.
+    /// Records this table's connections and returns what the previous refresh saw.
     pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
         self.next.clear();
         self.next.extend(

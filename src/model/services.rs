@@ -1,5 +1,6 @@
-//! Inbound connections grouped per service: the local endpoint a listener of this host serves.
-//! A busy server has thousands of peers; they are counted here, never listed as destinations.
+//! Inbound connections grouped per service: the local endpoint a listener of this host serves, or
+//! served lately, or that a server's side shows (see [`super::PortFacts::direction`]). A busy server
+//! has thousands of peers; they are counted here, never listed as destinations.
 
 use super::{Direction, PortFacts, StateCounts};
 use crate::socket::{Endpoint, SockRecord};
