@@ -70,6 +70,13 @@ impl Conn {
     }
 }
 
+/// Whether `r` is a connection, or a socket caught in CLOSE with its peer still set: a dump that races
+/// a socket into TIME_WAIT reports the full socket it had already picked as CLOSE, so its tuple must
+/// not look new when the next refresh sees the timewait entry.
+fn holds_tuple(r: &SockRecord) -> bool {
+    r.state.is_connection() || (r.state == TcpState::Close && r.remote.port != 0)
+}
+
 /// The previous refresh as one aggregation sees it.
 pub(crate) struct Seen<'h> {
     /// The tuples of the connections new since the previous refresh (`None` on the first): few in a steady table, so
@@ -82,12 +89,8 @@ impl History {
     /// Records this table's connections and returns what the previous refresh saw.
     pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
         self.next.clear();
-        self.next.extend(
-            records
-                .iter()
-                .filter(|r| r.state.is_connection())
-                .map(Conn::of),
-        );
+        self.next
+            .extend(records.iter().filter(|r| holds_tuple(r)).map(Conn::of));
         self.next.sort_unstable_by_key(|s| s.tuple);
         // This table's connections become `prev` for the next refresh; `next` now holds the old ones.
         std::mem::swap(&mut self.prev, &mut self.next);
@@ -352,6 +355,19 @@ mod tests {
         // A tuple closed and used again by a fresh connection, seen before it closed.
         let again = with(a, Established, 9);
         assert_eq!(new_after(&[est], &[again], &again), Some(true));
+    }
+
+    #[test]
+    fn a_socket_caught_closing_is_not_new_in_time_wait() {
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let mut h = History::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        let states = [Established, FinWait1, Close, TimeWait];
+        for (i, state) in states.into_iter().enumerate() {
+            let r = with(a, state, 7);
+            let seen = h.advance(&[r], t0 + Duration::from_secs(i as u64));
+            assert_eq!(seen.is_new(&r), (i > 0).then_some(false), "{state}");
+        }
     }
 
     #[test]
