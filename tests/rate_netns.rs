@@ -54,7 +54,10 @@ fn moving_on_is_not_new_and_a_takeover_is() {
     let ns = Netns::new("rate-takeover");
     ns.sysctl("net.ipv4.ip_local_port_range", "40000 40003");
     ns.sysctl("net.ipv4.tcp_tw_reuse", "1");
-    ns.sysctl("net.ipv4.tcp_tw_reuse_delay", "1");
+    // Kernels before 6.13 wait a fixed second instead.
+    if std::path::Path::new("/proc/sys/net/ipv4/tcp_tw_reuse_delay").exists() {
+        ns.sysctl("net.ipv4.tcp_tw_reuse_delay", "1");
+    }
     ns.run(|| {
         let dst: SocketAddr = DST.parse().unwrap();
         let listener = TcpListener::bind(dst).unwrap();
@@ -171,12 +174,11 @@ fn takeovers_count_at_the_clients_rate() {
         return;
     }
     let ns = Netns::new("rate-paced");
-    // 300 ports, reusable after a second: 200 connections per second recycle every port every 1.5 s,
-    // each by taking its TIME_WAIT entry over. A window shorter than the reuse delay sees every tuple
-    // reused at most once.
+    // 300 ports, reusable after a second (the default tcp_tw_reuse_delay): 200 connections per
+    // second recycle every port every 1.5 s, mostly by taking its TIME_WAIT entry over. A window
+    // shorter than the reuse delay sees every tuple reused at most once.
     ns.sysctl("net.ipv4.ip_local_port_range", "40000 40299");
     ns.sysctl("net.ipv4.tcp_tw_reuse", "2");
-    ns.sysctl("net.ipv4.tcp_tw_reuse_delay", "1000");
     let window = Duration::from_millis(400);
     let (snaps, made) = ns.run(|| {
         let listener = TcpListener::bind(DST).unwrap();
