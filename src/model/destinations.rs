@@ -1,13 +1,8 @@
 //! Outbound connections grouped by destination (remote ip:port), with the headroom of every
-//! (local ip, destination) pair: how many more connect() calls can succeed.
-//!
-//! connect() searches the ephemeral range for a port that is not reserved, not held by a bind()-ed
-//! socket (listeners, explicit binds: their bind bucket makes connect() skip the port for every
-//! destination) and not already paired with the same local ip and destination (the 4-tuple must be
-//! unique; TIME_WAIT holds it too). So
-//! `free = range size − |reserved ∪ bound| − ports paired with (local ip, destination) outside that set`.
+//! (local ip, destination) pair (see [`super::headroom`]).
 
 use super::forecast::Forecast;
+use super::headroom::{Headroom, HeadroomAcc};
 use super::history::Seen;
 use super::{Direction, Input, PortFacts, StateCounts};
 use crate::pointer::PointerEstimate;
@@ -16,30 +11,6 @@ use crate::socket::{Endpoint, SockRecord, TcpState};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::net::IpAddr;
-
-/// How long TIME_WAIT lasts (TCP_TIMEWAIT_LEN).
-pub(crate) const TIME_WAIT_MS: u32 = 60_000;
-
-/// Headroom of one local ip toward one destination.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Headroom {
-    pub local_ip: IpAddr,
-    /// Further connect() calls that can succeed now without reusing TIME_WAIT.
-    pub free: u32,
-    /// Ports taken by this pair's TIME_WAIT sockets that connect() may reuse right now
-    /// (`tcp_tw_reuse` 1, or 2 on loopback, and the entry older than a second).
-    pub reusable_time_wait: u32,
-    /// This pair's TIME_WAIT ports whose timer ends within 10 s, 30 s and 60 s.
-    pub time_wait_freeing_10s: u32,
-    pub time_wait_freeing_30s: u32,
-    pub time_wait_freeing_60s: u32,
-    /// This pair's TIME_WAIT ports by remaining whole seconds (rounded up, 0..=60).
-    #[serde(skip)]
-    pub time_wait_remaining_s: [u32; 61],
-    /// Whether connect() from this pair may reuse TIME_WAIT entries once they are old enough.
-    #[serde(skip)]
-    pub tw_reuse_applies: bool,
-}
 
 /// Outbound connections toward one remote endpoint.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -70,18 +41,13 @@ impl Destination {
 
     /// The smallest headroom over this destination's local ips.
     pub fn min_free(&self) -> Option<u32> {
-        self.headroom.iter().map(|h| h.free).min()
+        self.tightest().map(|h| h.free)
     }
-}
 
-/// Running totals of one (local ip, destination) pair.
-struct PairAcc {
-    /// Ports in the range, outside the blocked set, paired with this destination.
-    taken: u32,
-    reusable: u32,
-    freeing: [u32; 3],
-    remaining: [u32; 61],
-    tw_reuse_applies: bool,
+    /// The headroom of the local ip with the fewest free ports.
+    pub fn tightest(&self) -> Option<&Headroom> {
+        self.headroom.iter().min_by_key(|h| h.free)
+    }
 }
 
 struct DestAcc {
@@ -89,7 +55,7 @@ struct DestAcc {
     sockets: u32,
     new: u32,
     by_state: StateCounts,
-    pairs: Vec<(IpAddr, PairAcc)>,
+    pairs: Vec<HeadroomAcc>,
 }
 
 /// Groups the outbound connections of the table by destination.
@@ -122,7 +88,7 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
         if range.contains(r.local.port) {
             ports.push((i as u32, r.local.port));
             if !facts.blocked.contains(r.local.port) {
-                count_taken(pair, r, settings);
+                pair.count_taken(r, settings);
             }
         }
     }
@@ -140,52 +106,18 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
 }
 
 fn pair_acc<'a>(
-    pairs: &'a mut Vec<(IpAddr, PairAcc)>,
+    pairs: &'a mut Vec<HeadroomAcc>,
     r: &SockRecord,
     settings: &KernelSettings,
-) -> &'a mut PairAcc {
-    let ip = r.local.ip;
-    let i = match pairs.iter().position(|(p, _)| *p == ip) {
+) -> &'a mut HeadroomAcc {
+    let i = match pairs.iter().position(|p| p.local_ip() == r.local.ip) {
         Some(i) => i,
         None => {
-            pairs.push((
-                ip,
-                PairAcc {
-                    taken: 0,
-                    reusable: 0,
-                    freeing: [0; 3],
-                    remaining: [0; 61],
-                    tw_reuse_applies: tw_reuse_applies(r, settings.tcp_tw_reuse),
-                },
-            ));
+            pairs.push(HeadroomAcc::new(r, settings));
             pairs.len() - 1
         }
     };
-    &mut pairs[i].1
-}
-
-/// Counts a connection whose in-range, unblocked port it holds toward its destination.
-fn count_taken(pair: &mut PairAcc, r: &SockRecord, settings: &KernelSettings) {
-    pair.taken += 1;
-    if r.state != TcpState::TimeWait {
-        return;
-    }
-    for (slot, secs) in pair.freeing.iter_mut().zip([10, 30, 60]) {
-        *slot += u32::from(r.expires_ms <= secs * 1000);
-    }
-    pair.remaining[r.expires_ms.div_ceil(1000).min(60) as usize] += 1;
-    let age_ms = TIME_WAIT_MS.saturating_sub(r.expires_ms);
-    pair.reusable += u32::from(pair.tw_reuse_applies && age_ms > settings.tcp_tw_reuse_delay_ms);
-}
-
-/// Whether `tcp_tw_reuse` lets connect() take over this pair's TIME_WAIT entries once they are older
-/// than `tcp_tw_reuse_delay` (`tcp_twsk_unique`): 1 everywhere, 2 on loopback only.
-fn tw_reuse_applies(r: &SockRecord, tw_reuse: u8) -> bool {
-    match tw_reuse {
-        1 => true,
-        2 => r.local.ip.is_loopback() || r.remote.ip.is_loopback(),
-        _ => false,
-    }
+    &mut pairs[i]
 }
 
 /// Distinct ports per destination index from (index, port) pairs.
@@ -200,22 +132,9 @@ fn distinct_ports(mut ports: Vec<(u32, u16)>, n: usize) -> Vec<u32> {
 }
 
 fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
-    let mut local_ips: Vec<IpAddr> = acc.pairs.iter().map(|(ip, _)| *ip).collect();
+    let mut local_ips: Vec<IpAddr> = acc.pairs.iter().map(HeadroomAcc::local_ip).collect();
     local_ips.sort();
-    let mut headroom: Vec<Headroom> = acc
-        .pairs
-        .iter()
-        .map(|(ip, p)| Headroom {
-            local_ip: *ip,
-            free: usable.saturating_sub(p.taken),
-            reusable_time_wait: p.reusable,
-            time_wait_freeing_10s: p.freeing[0],
-            time_wait_freeing_30s: p.freeing[1],
-            time_wait_freeing_60s: p.freeing[2],
-            time_wait_remaining_s: p.remaining,
-            tw_reuse_applies: p.tw_reuse_applies,
-        })
-        .collect();
+    let mut headroom: Vec<Headroom> = acc.pairs.iter().map(|p| p.finish(usable)).collect();
     headroom.sort_by_key(|h| h.local_ip);
     Destination {
         remote: acc.remote,

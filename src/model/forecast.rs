@@ -8,7 +8,7 @@
 //! at the first second `t` where `free + released(t) − rate·t ≤ 0`; connections made from now on start
 //! coming back only after one hold period, by which time the balance no longer moves.
 
-use super::destinations::{Destination, Headroom, TIME_WAIT_MS};
+use super::headroom::{Headroom, TIME_WAIT_MS};
 use serde::Serialize;
 
 /// The forecast of one destination, for its local ip with the least headroom.
@@ -31,14 +31,15 @@ impl Forecast {
     }
 }
 
-/// Computes the forecast of a destination whose smoothed rate is known.
+/// Computes the forecast of a destination whose smoothed rate is known, from its tightest headroom
+/// and the distinct ports of the range it uses.
 pub(crate) fn forecast(
-    d: &Destination,
+    h: &Headroom,
     rate_per_s: f64,
+    ports_in_range: u32,
     range_size: u32,
     reuse_delay_ms: u32,
-) -> Option<Forecast> {
-    let h = d.headroom.iter().min_by_key(|h| h.free)?;
+) -> Forecast {
     let hold_s = if h.tw_reuse_applies {
         f64::from(reuse_delay_ms.max(1)) / 1000.0
     } else {
@@ -47,13 +48,13 @@ pub(crate) fn forecast(
     let time_wait: u32 = h.time_wait_remaining_s.iter().sum();
     let usable = f64::from(h.free + time_wait);
     let sustainable_per_s = usable / hold_s;
-    Some(Forecast {
+    Forecast {
         rate_per_s,
         sustainable_per_s,
         exhausted_in_s: (rate_per_s > sustainable_per_s)
             .then(|| exhaustion_s(h, rate_per_s, hold_s)),
-        half_range_used: d.ports_in_range > range_size / 2,
-    })
+        half_range_used: ports_in_range > range_size / 2,
+    }
 }
 
 /// The first moment within one hold period where the free ports, plus the TIME_WAIT entries released
@@ -79,42 +80,29 @@ fn exhaustion_s(h: &Headroom, rate: f64, hold_s: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::StateCounts;
-    use crate::socket::Endpoint;
 
-    fn dest(free: u32, remaining: &[(usize, u32)], reuse: bool, ports: u32) -> Destination {
+    fn headroom(free: u32, remaining: &[(usize, u32)], reuse: bool) -> Headroom {
         let mut time_wait_remaining_s = [0u32; 61];
         for (s, n) in remaining {
             time_wait_remaining_s[*s] = *n;
         }
-        Destination {
-            remote: Endpoint::new("127.0.0.2".parse().unwrap(), 80),
-            sockets: 0,
-            by_state: StateCounts::default(),
-            local_ips: vec![],
-            ports_in_range: ports,
-            headroom: vec![Headroom {
-                local_ip: "127.0.0.1".parse().unwrap(),
-                free,
-                reusable_time_wait: 0,
-                time_wait_freeing_10s: 0,
-                time_wait_freeing_30s: 0,
-                time_wait_freeing_60s: 0,
-                time_wait_remaining_s,
-                tw_reuse_applies: reuse,
-            }],
-            new_per_s: None,
-            forecast: None,
-            pointer: None,
-            new_since_last: 0,
+        Headroom {
+            local_ip: "127.0.0.1".parse().unwrap(),
+            free,
+            reusable_time_wait: 0,
+            time_wait_freeing_10s: 0,
+            time_wait_freeing_30s: 0,
+            time_wait_freeing_60s: 0,
+            time_wait_remaining_s,
+            tw_reuse_applies: reuse,
         }
     }
 
     #[test]
     fn a_slow_rate_holds() {
         // 600 usable ports over 60 s of TIME_WAIT: 10 per second can go on forever.
-        let d = dest(300, &[(30, 300)], false, 300);
-        let f = forecast(&d, 9.0, 1000, 1000).unwrap();
+        let h = headroom(300, &[(30, 300)], false);
+        let f = forecast(&h, 9.0, 300, 1000, 1000);
         assert_eq!(f.sustainable_per_s, 10.0);
         assert!(f.holds());
         assert!(!f.half_range_used);
@@ -123,8 +111,8 @@ mod tests {
     #[test]
     fn a_fast_rate_runs_out_when_free_ports_are_gone() {
         // 100 free, nothing in TIME_WAIT, 20 per second: empty after 5 s.
-        let d = dest(100, &[], false, 600);
-        let f = forecast(&d, 20.0, 1000, 1000).unwrap();
+        let h = headroom(100, &[], false);
+        let f = forecast(&h, 20.0, 600, 1000, 1000);
         assert_eq!(f.exhausted_in_s, Some(5.0));
         assert!(f.half_range_used);
     }
@@ -133,15 +121,15 @@ mod tests {
     fn releases_postpone_exhaustion() {
         // 100 free and 100 TIME_WAIT entries ending 2 s from now, at 50 per second: 100 last 2 s, the
         // release brings 100 more, which last 2 s: empty at 4 s.
-        let d = dest(100, &[(2, 100)], false, 200);
-        let f = forecast(&d, 50.0, 1000, 1000).unwrap();
+        let h = headroom(100, &[(2, 100)], false);
+        let f = forecast(&h, 50.0, 200, 1000, 1000);
         assert_eq!(f.exhausted_in_s, Some(4.0));
     }
 
     #[test]
     fn tw_reuse_makes_the_hold_short() {
-        let d = dest(100, &[], true, 100);
-        let f = forecast(&d, 90.0, 1000, 1000).unwrap();
+        let h = headroom(100, &[], true);
+        let f = forecast(&h, 90.0, 100, 1000, 1000);
         assert_eq!(f.sustainable_per_s, 100.0);
         assert!(f.holds());
     }

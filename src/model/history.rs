@@ -1,10 +1,18 @@
-//! What earlier refreshes saw: the 4-tuples of the previous table, so a refresh can tell new
+//! What earlier refreshes saw: the connections of the previous table, so a refresh can tell new
 //! connections (for rates and for the allocations the dial's pointer follows) from old ones.
+//!
+//! A connection is its 4-tuple plus its socket cookie: connect() may take over a TIME_WAIT entry
+//! (`tcp_tw_reuse`), which keeps the tuple, but the new socket has a cookie of its own. A socket that
+//! merely moves on keeps its cookie, into TIME_WAIT too (the timewait minisocket inherits it once a
+//! dump has given the socket one). Two changes of cookie are not new connections: an accepted
+//! socket replacing its request socket (NEW_SYN_RECV), and a socket turning into a timewait
+//! minisocket on a kernel that does not carry the cookie over.
 
+use super::recent::RecentPorts;
 use super::{Destination, Direction, Input, PortFacts};
 use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
 use crate::settings::PortRange;
-use crate::socket::{Endpoint, SockRecord};
+use crate::socket::{Endpoint, SockRecord, TcpState, TimerKind};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::SystemTime;
@@ -15,39 +23,78 @@ const RATE_TAU_S: f64 = 5.0;
 /// State kept between refreshes. Buffers are reused, so a refresh allocates nothing once warm.
 #[derive(Debug, Default)]
 pub struct History {
-    prev: Vec<u64>,
-    next: Vec<u64>,
-    /// The tuples of this table that the previous one did not have, sorted.
+    prev: Vec<Conn>,
+    next: Vec<Conn>,
+    /// The tuples of this table's connections that are new since the previous one, sorted.
     fresh: Vec<u64>,
     prev_time: Option<SystemTime>,
     /// Smoothed new connections per second, per destination seen in the previous refresh.
     rates: FxHashMap<Endpoint, f64>,
     /// The search-pointer model, fed with the ports allocated between refreshes.
     pointer: Option<PointerTracker>,
+    /// Listener ports and client binds seen lately.
+    ports: RecentPorts,
+}
+
+/// One connection of a table, sorted by tuple.
+#[derive(Clone, Copy, Debug)]
+struct Conn {
+    tuple: u64,
+    /// 0 when unknown (procfs, or a socket no dump has asked for one).
+    cookie: u64,
+    state: TcpState,
+    minisocket: bool,
+}
+
+impl Conn {
+    fn of(r: &SockRecord) -> Conn {
+        Conn {
+            tuple: tuple_hash(r),
+            cookie: r.cookie,
+            state: r.state,
+            minisocket: r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait,
+        }
+    }
+
+    /// Whether `self`, with the same tuple as `before`, is another connection.
+    fn replaced(&self, before: &Conn) -> bool {
+        if self.cookie == 0 || before.cookie == 0 || self.cookie == before.cookie {
+            return false;
+        }
+        match before.state {
+            // Only connect() takes over a TIME_WAIT tuple.
+            TcpState::TimeWait => true,
+            TcpState::NewSynRecv => false,
+            _ => !self.minisocket,
+        }
+    }
+}
+
+/// Whether `r` is a connection, or a socket caught in CLOSE with its peer still set: a dump that races
+/// a socket into TIME_WAIT reports the full socket it had already picked as CLOSE, so its tuple must
+/// not look new when the next refresh sees the timewait entry.
+fn holds_tuple(r: &SockRecord) -> bool {
+    r.state.is_connection() || (r.state == TcpState::Close && r.remote.port != 0)
 }
 
 /// The previous refresh as one aggregation sees it.
 pub(crate) struct Seen<'h> {
-    /// The tuples new since the previous refresh (`None` on the first): few in a steady table, so
+    /// The tuples of the connections new since the previous refresh (`None` on the first): few in a steady table, so
     /// looking one up stays in cache, unlike a search of the whole previous table.
     fresh: Option<&'h [u64]>,
     pub elapsed_s: Option<f64>,
 }
 
 impl History {
-    /// Records this table's tuples and returns what the previous refresh saw.
+    /// Records this table's connections and returns what the previous refresh saw.
     pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
         self.next.clear();
-        self.next.extend(
-            records
-                .iter()
-                .filter(|r| r.state.is_connection())
-                .map(tuple_hash),
-        );
-        self.next.sort_unstable();
-        // This table's tuples become `prev` for the next refresh; `next` now holds the old ones.
+        self.next
+            .extend(records.iter().filter(|r| holds_tuple(r)).map(Conn::of));
+        self.next.sort_unstable_by_key(|s| s.tuple);
+        // This table's connections become `prev` for the next refresh; `next` now holds the old ones.
         std::mem::swap(&mut self.prev, &mut self.next);
-        sorted_difference(&self.prev, &self.next, &mut self.fresh);
+        new_connections(&self.prev, &self.next, &mut self.fresh);
         let had = self.prev_time.replace(now);
         Seen {
             fresh: had.map(|_| self.fresh.as_slice()),
@@ -59,6 +106,12 @@ impl History {
 }
 
 impl History {
+    /// Adds the listener ports and client binds of recent refreshes to `facts`, remembering this
+    /// table's.
+    pub(crate) fn recall_ports(&mut self, facts: &mut PortFacts, now: SystemTime) {
+        self.ports.update(facts, now);
+    }
+
     /// Updates each destination's smoothed rate from its new connections over `elapsed_s`, and
     /// forgets destinations that are gone.
     pub(crate) fn smooth_rates(&mut self, dests: &mut [Destination], elapsed_s: Option<f64>) {
@@ -114,7 +167,7 @@ impl History {
 
 /// The pointer a destination is shown with: that of its local ip with the least headroom.
 fn pointer_key(d: &Destination) -> Option<DestinationKey> {
-    let h = d.headroom.iter().min_by_key(|h| h.free)?;
+    let h = d.tightest()?;
     Some(DestinationKey {
         local_ip: h.local_ip,
         remote: SocketAddr::new(d.remote.ip, d.remote.port),
@@ -189,14 +242,19 @@ fn keep_newest(kept: &mut Vec<Allocation>) {
     kept.drain(..excess);
 }
 
-/// Fills `out` with the values of sorted `now` that sorted `before` lacks, in one linear pass.
-fn sorted_difference(now: &[u64], before: &[u64], out: &mut Vec<u64>) {
+/// Fills `out` with the tuples of `now` that are new connections since `before` (both sorted by
+/// tuple), in one linear pass.
+fn new_connections(now: &[Conn], before: &[Conn], out: &mut Vec<u64>) {
     out.clear();
     let mut old = before.iter().peekable();
-    for h in now {
-        while old.next_if(|o| *o < h).is_some() {}
-        if old.peek() != Some(&h) {
-            out.push(*h);
+    for s in now {
+        while old.next_if(|o| o.tuple < s.tuple).is_some() {}
+        let is_new = match old.peek() {
+            Some(o) if o.tuple == s.tuple => s.replaced(o),
+            _ => true,
+        };
+        if is_new {
+            out.push(s.tuple);
         }
     }
 }
@@ -221,7 +279,7 @@ fn tuple_hash(r: &SockRecord) -> u64 {
 mod tests {
     use super::*;
     use crate::model::testkit::rec;
-    use crate::socket::TcpState::Established;
+    use crate::socket::TcpState::*;
     use std::time::Duration;
 
     #[test]
@@ -246,12 +304,85 @@ mod tests {
         assert_eq!(seen.is_new(&c), Some(true));
     }
 
+    fn with(r: SockRecord, state: TcpState, cookie: u64) -> SockRecord {
+        let timer = match state {
+            TimeWait => TimerKind::Timewait,
+            _ => TimerKind::Off,
+        };
+        SockRecord {
+            state,
+            cookie,
+            timer,
+            ..r
+        }
+    }
+
+    /// Whether the second table shows `r` (as it is there) as new after the first.
+    fn new_after(before: &[SockRecord], now: &[SockRecord], r: &SockRecord) -> Option<bool> {
+        let mut h = History::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        h.advance(before, t0);
+        h.advance(now, t0 + Duration::from_secs(1)).is_new(r)
+    }
+
     #[test]
-    fn sorted_difference_keeps_what_is_new() {
+    fn a_taken_over_time_wait_tuple_is_a_new_connection() {
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let tw = with(a, TimeWait, 7);
+        // connect() took the tuple over: ESTABLISHED, or already closed again into TIME_WAIT.
+        for state in [SynSent, Established, TimeWait] {
+            let b = with(a, state, 8);
+            assert_eq!(new_after(&[tw], &[b], &b), Some(true), "{state}");
+        }
+        assert_eq!(new_after(&[tw], &[tw], &tw), Some(false));
+    }
+
+    #[test]
+    fn a_socket_moving_on_is_not_new() {
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let est = with(a, Established, 7);
+        for (state, cookie) in [(FinWait1, 7), (FinWait2, 7), (TimeWait, 7), (TimeWait, 9)] {
+            // A timewait minisocket may get a cookie of its own on kernels that do not copy it.
+            let later = with(a, state, cookie);
+            assert_eq!(new_after(&[est], &[later], &later), Some(false), "{state}");
+        }
+        // The accepted socket has a cookie other than its request socket's.
+        let req = with(a, NewSynRecv, 3);
+        assert_eq!(new_after(&[req], &[est], &est), Some(false));
+        // Without cookies (procfs), only the tuple counts.
+        let (old, new) = (with(a, TimeWait, 0), with(a, Established, 0));
+        assert_eq!(new_after(&[old], &[new], &new), Some(false));
+        // A tuple closed and used again by a fresh connection, seen before it closed.
+        let again = with(a, Established, 9);
+        assert_eq!(new_after(&[est], &[again], &again), Some(true));
+    }
+
+    #[test]
+    fn a_socket_caught_closing_is_not_new_in_time_wait() {
+        let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
+        let mut h = History::default();
+        let t0 = SystemTime::UNIX_EPOCH;
+        let states = [Established, FinWait1, Close, TimeWait];
+        for (i, state) in states.into_iter().enumerate() {
+            let r = with(a, state, 7);
+            let seen = h.advance(&[r], t0 + Duration::from_secs(i as u64));
+            assert_eq!(seen.is_new(&r), (i > 0).then_some(false), "{state}");
+        }
+    }
+
+    #[test]
+    fn new_connections_keeps_what_is_new() {
+        let s = |tuple, cookie| Conn {
+            tuple,
+            cookie,
+            state: TimeWait,
+            minisocket: true,
+        };
         let mut out = vec![99];
-        sorted_difference(&[1, 3, 3, 5, 8], &[2, 3, 4, 8, 9], &mut out);
-        assert_eq!(out, vec![1, 5]);
-        sorted_difference(&[1, 2], &[], &mut out);
+        let before = [s(2, 1), s(3, 1), s(4, 1), s(8, 1), s(9, 1)];
+        new_connections(&[s(1, 1), s(3, 1), s(5, 1), s(8, 2)], &before, &mut out);
+        assert_eq!(out, vec![1, 5, 8]);
+        new_connections(&[s(1, 1), s(2, 1)], &[], &mut out);
         assert_eq!(out, vec![1, 2]);
     }
 

@@ -1,20 +1,24 @@
 //! The model: pure aggregation of one socket table into a [`Snapshot`] (no I/O).
 //!
-//! It classifies each connection as inbound (its local port is held by a listener) or outbound,
+//! It classifies each connection as inbound (its local port is held by a listener, now or lately, or
+//! lies outside the ephemeral range while the remote port lies inside it) or outbound,
 //! groups outbound ones by destination with their headroom, finds local ports reused by several
 //! 4-tuples, maps every port of the ephemeral range for the dial and summarises TIME_WAIT.
 
 mod destinations;
 mod forecast;
+mod headroom;
 mod history;
 mod portmap;
+mod recent;
 pub mod reuse;
 mod services;
 mod states;
 mod timewait;
 
-pub use destinations::{Destination, Headroom};
+pub use destinations::Destination;
 pub use forecast::Forecast;
+pub use headroom::Headroom;
 pub use history::History;
 pub use portmap::{PortMap, PortUse};
 pub use reuse::{ReuseGroup, Tuple};
@@ -25,7 +29,7 @@ pub use timewait::TimeWaitSummary;
 use crate::collect::Source;
 use crate::pointer::Score;
 use crate::portset::PortSet;
-use crate::settings::KernelSettings;
+use crate::settings::{KernelSettings, PortRange};
 use crate::socket::{SockRecord, TcpState};
 use std::time::SystemTime;
 
@@ -126,15 +130,23 @@ pub(crate) enum Direction {
 
 /// Port facts shared by the aggregations of one table.
 pub(crate) struct PortFacts {
+    /// Ports of this table's listeners.
     pub listen: PortSet,
+    /// Ports whose connections are inbound: this table's listeners and those seen lately.
+    pub served: PortSet,
+    /// Local ports outside the range that clients connect from: in SYN_SENT now or lately.
+    pub client_binds: PortSet,
     /// Ports connect() must skip for every destination: reserved, or held by a bind()-ed socket.
     pub blocked: PortSet,
+    range: PortRange,
 }
 
 impl PortFacts {
     fn new(input: &Input<'_>) -> PortFacts {
+        let range = input.settings.port_range;
         let mut listen = PortSet::new();
         let mut blocked = PortSet::new();
+        let mut client_binds = PortSet::new();
         for p in input.listen_ports {
             listen.insert(*p);
         }
@@ -142,6 +154,9 @@ impl PortFacts {
             match r.state {
                 TcpState::Listen => listen.insert(r.local.port),
                 TcpState::BoundInactive => blocked.insert(r.local.port),
+                TcpState::SynSent if !range.contains(r.local.port) => {
+                    client_binds.insert(r.local.port)
+                }
                 _ => {}
             }
         }
@@ -154,13 +169,30 @@ impl PortFacts {
                 blocked.insert(p);
             }
         }
-        PortFacts { listen, blocked }
+        PortFacts {
+            served: listen.clone(),
+            listen,
+            client_binds,
+            blocked,
+            range,
+        }
     }
 
+    /// A connection is outbound when it is connecting (SYN_SENT); else inbound when a listener
+    /// serves (or lately served) its local port, or when its local port lies outside the range and
+    /// its remote port inside (a server's side, listener or not), unless a client was seen binding
+    /// that local port; else outbound.
     pub fn direction(&self, r: &SockRecord) -> Direction {
         if !r.state.is_connection() {
-            Direction::None
-        } else if self.listen.contains(r.local.port) {
+            return Direction::None;
+        }
+        let served = || {
+            self.served.contains(r.local.port)
+                || (!self.range.contains(r.local.port)
+                    && self.range.contains(r.remote.port)
+                    && !self.client_binds.contains(r.local.port))
+        };
+        if r.state != TcpState::SynSent && served() {
             Direction::Inbound
         } else {
             Direction::Outbound
@@ -171,7 +203,8 @@ impl PortFacts {
 /// Aggregates one table. `history` carries what earlier refreshes saw (for rates and new
 /// allocations) and is updated; pass a fresh [`History`] for a one-shot snapshot.
 pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
-    let facts = PortFacts::new(input);
+    let mut facts = PortFacts::new(input);
+    history.recall_ports(&mut facts, meta.taken_at);
     let seen = history.advance(input.records, meta.taken_at);
     let mut destinations = destinations::aggregate(input, &facts, &seen);
     let new_ports = seen.allocations(input, &facts);
@@ -186,10 +219,11 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
         score,
     };
     for d in &mut destinations {
-        d.forecast = d.new_per_s.and_then(|rate| {
+        d.forecast = d.new_per_s.zip(d.tightest()).map(|(rate, h)| {
             forecast::forecast(
-                d,
+                h,
                 rate,
+                d.ports_in_range,
                 settings.port_range.size(),
                 settings.tcp_tw_reuse_delay_ms,
             )

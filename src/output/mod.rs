@@ -9,6 +9,16 @@ mod timefmt;
 pub use timefmt::rfc3339;
 
 use crate::model::Snapshot;
+use std::borrow::Cow;
+
+/// `singular` as it follows the count `n`: `1 socket`, `0 sockets`, `2 sockets`.
+pub fn noun(n: u64, singular: &str) -> Cow<'_, str> {
+    if n == 1 {
+        Cow::Borrowed(singular)
+    } else {
+        Cow::Owned(format!("{singular}s"))
+    }
+}
 
 /// The reserved spans as `1100,1200-1210`, or `none`.
 fn reserved_text(snap: &Snapshot) -> String {
@@ -45,10 +55,11 @@ fn header(snap: &Snapshot) -> String {
             .unwrap_or_default(),
     );
     out += &format!(
-        "port range {}-{} ({} ports)  reserved {}  tcp_tw_reuse {}\n",
+        "port range {}-{} ({} {})  reserved {}  tcp_tw_reuse {}\n",
         s.port_range.low,
         s.port_range.high,
         s.port_range.size(),
+        noun(u64::from(s.port_range.size()), "port"),
         reserved_text(snap),
         s.tcp_tw_reuse
     );
@@ -73,5 +84,28 @@ fn source_name(snap: &Snapshot) -> &'static str {
     match snap.meta.source {
         crate::collect::Source::Netlink => "netlink",
         crate::collect::Source::Procfs => "procfs",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testkit::{rec, snapshot};
+    use crate::settings::KernelSettings;
+    use crate::socket::TcpState::Established;
+
+    #[test]
+    fn one_of_a_thing_is_singular() {
+        assert_eq!(noun(1, "socket"), "socket");
+        assert_eq!(noun(0, "socket"), "sockets");
+        assert_eq!(noun(2, "port"), "ports");
+        let one = [rec("127.0.0.1:40000", "127.0.0.2:80", Established)];
+        let text = summary::render(&snapshot(
+            &one,
+            &KernelSettings::with_range(40000, 40000),
+            &[],
+        ));
+        assert!(text.contains("(1 port)"), "{text}");
+        assert!(text.contains("1 port used, 1 socket ("), "{text}");
     }
 }

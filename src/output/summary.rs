@@ -1,7 +1,7 @@
 //! `snapshot --format summary`: a few lines for a quick look or a chat message: the range, the
 //! totals, the destinations using the most ports, the most reused local ports.
 
-use super::header;
+use super::{header, noun};
 use crate::model::Snapshot;
 
 /// How many destinations and reused ports the summary names.
@@ -16,28 +16,33 @@ pub fn render(snap: &Snapshot) -> String {
             .min_free()
             .map_or(String::from("-"), |f| format!("{f} of {range}"));
         out += &format!(
-            "dest {}: {} ports used, {} sockets ({} TIME_WAIT), headroom {}\n",
+            "dest {}: {} {} used, {} {} ({} TIME_WAIT), headroom {}\n",
             d.remote,
             d.ports_in_range,
+            noun(d.ports_in_range.into(), "port"),
             d.sockets,
+            noun(d.sockets.into(), "socket"),
             d.time_wait(),
             free
         );
     }
     if snap.destinations.len() > TOP {
-        out += &format!("... {} more destinations\n", snap.destinations.len() - TOP);
+        let more = snap.destinations.len() - TOP;
+        out += &format!("... {more} more {}\n", noun(more as u64, "destination"));
     }
     for g in snap.reused_ports.iter().take(TOP) {
         out += &format!(
-            "reused {}: {} tuples to {} remotes\n",
+            "reused {}: {} tuples to {} {}\n",
             g.local,
             g.tuples.len(),
-            g.remotes
+            g.remotes,
+            noun(g.remotes.into(), "remote")
         );
     }
     let total = snap.reused_ports_total as usize;
     if total > TOP {
-        out += &format!("... {} more reused ports\n", total - TOP);
+        let more = total - TOP;
+        out += &format!("... {more} more reused {}\n", noun(more as u64, "port"));
     }
     let tw = &snap.time_wait;
     out += &format!(

@@ -1,7 +1,7 @@
 //! `snapshot --format table`: the header, then aligned tables of destinations (with headroom),
 //! services, reused local ports and TIME_WAIT, readable in 100 columns.
 
-use super::header;
+use super::{header, noun};
 use crate::model::{Destination, ReuseGroup, Service, Snapshot};
 use crate::socket::TcpState;
 
@@ -102,7 +102,8 @@ fn reused(groups: &[ReuseGroup], total: usize) -> String {
     let mut out = columns(&["LOCAL", "TUPLES", "REMOTES"], rows);
     let shown = groups.len().min(MAX_REUSED);
     if total > shown {
-        out += &format!("  ... {} more reused ports\n", total - shown);
+        let more = total - shown;
+        out += &format!("  ... {more} more reused {}\n", noun(more as u64, "port"));
     }
     out
 }

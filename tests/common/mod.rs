@@ -70,3 +70,24 @@ pub fn system_port_range() -> PortRange {
         high: ends.next().expect("high"),
     }
 }
+
+/// Accepts connections on `listener` until `stop`, reading each to its end (so the peer closes
+/// first and keeps the TIME_WAIT entry).
+pub fn serve_until_eof(listener: &std::net::TcpListener, stop: &std::sync::atomic::AtomicBool) {
+    use std::io::Read;
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((mut s, _)) => {
+                s.set_nonblocking(false).expect("blocking stream");
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}

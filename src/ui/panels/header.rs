@@ -5,6 +5,7 @@
 
 use crate::collect::Source;
 use crate::model::Snapshot;
+use crate::output::noun;
 use crate::refresh::effective_interval;
 use crate::ui::app::App;
 use crate::ui::format::{interval, thousands};
@@ -84,9 +85,11 @@ fn total_items(app: &App) -> Vec<Item> {
             app.theme.dim(),
         )];
     };
+    let total = s.totals.total();
     let mut items = vec![Item::plain(format!(
-        "{} sockets",
-        thousands(s.totals.total())
+        "{} {}",
+        thousands(total),
+        noun(total, "socket")
     ))];
     items.extend(s.totals.nonzero().map(|(state, n)| {
         Item::plain(format!(
