@@ -1,4 +1,4 @@
-//! The keys of the dashboard (DESIGN.md "Keys"): what each one does, and the one table the footer
+//! The keys of the dashboard: what each one does, and the one table the footer
 //! and the help overlay are both written from.
 
 use super::cursor::Move;
