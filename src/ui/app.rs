@@ -76,8 +76,6 @@ pub struct App {
     pub(crate) took: Option<Duration>,
     /// Why the last refresh failed, while it keeps failing.
     pub(crate) error: Option<String>,
-    /// A one-off message, cleared by the next key.
-    pub(crate) notice: Option<String>,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) help: bool,
     pub(crate) panel: Panel,
@@ -108,7 +106,6 @@ impl App {
             view: None,
             took: None,
             error: None,
-            notice: None,
             prompt: None,
             help: false,
             panel: Panel::default(),
@@ -270,7 +267,6 @@ impl App {
         if keys::is_interrupt(&key) {
             return Reaction::Quit;
         }
-        self.notice = None;
         if self.help {
             return match keys::action(&key) {
                 Some(Action::Quit) => Reaction::Quit,

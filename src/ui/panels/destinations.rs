@@ -8,6 +8,7 @@
 
 use super::{Panel, block, render_collapsed};
 use crate::model::Destination;
+use crate::output::noun;
 use crate::ui::app::App;
 use crate::ui::format::{rate, thousands};
 use crate::ui::outlook::{self, HALF_RANGE_MARK, Outlook};
@@ -62,10 +63,11 @@ pub fn summary(app: &App) -> String {
     };
     match app.selected_destination().or(s.destinations.first()) {
         Some(d) => format!(
-            "{} · {} {} ports, {} free",
+            "{} · {} {} {}, {} free",
             thousands(s.destinations.len() as u64),
             d.remote,
             thousands(u64::from(d.ports_in_range)),
+            noun(u64::from(d.ports_in_range), "port"),
             thousands(u64::from(d.min_free().unwrap_or(0)))
         ),
         None => "none".into(),

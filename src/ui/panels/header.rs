@@ -142,9 +142,6 @@ fn status_items(app: &App) -> Vec<Item> {
             theme.warning(),
         ));
     }
-    if let Some(n) = &app.notice {
-        items.push(Item::styled(n.clone(), theme.warning()));
-    }
     items
 }
 

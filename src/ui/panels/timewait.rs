@@ -3,6 +3,7 @@
 //! last minutes.
 
 use super::{Panel, block, render_collapsed};
+use crate::output::noun;
 use crate::ui::app::App;
 use crate::ui::format::{duration, thousands};
 use ratatui::buffer::Buffer;
@@ -21,9 +22,11 @@ pub fn summary(app: &App) -> String {
     let tw = &s.time_wait;
     let n = |v: u32| thousands(u64::from(v));
     format!(
-        "{} sockets · {} ports free in 10 s · {} in 30 s · {} in 60 s",
+        "{} {} · {} {} free in 10 s · {} in 30 s · {} in 60 s",
         n(tw.count),
+        noun(u64::from(tw.count), "socket"),
         n(tw.freeing_10s),
+        noun(u64::from(tw.freeing_10s), "port"),
         n(tw.freeing_30s),
         n(tw.freeing_60s)
     )
