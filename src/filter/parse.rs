@@ -3,7 +3,9 @@
 //! ```text
 //! filter  := or
 //! or      := and { ("or" | "||" | "|") and }
-//! and     := unary { [ "and" | "&&" | "&" ] unary }        adjacent conditions are and-ed, as in ss
+//! and     := unary { [ "and" | "&&" | "&" ] unary }        adjacent conditions are and-ed, as in ss,
+//!                                                          but adjacent state and exclude words make
+//!                                                          one set of states, as ss builds its mask
 //! unary   := ("not" | "!") unary | "(" or ")" | cond
 //! cond    := ("dst" | "src") [ "=" | "==" | "eq" ] HOST
 //!          | ("dport" | "sport") [ OP ] PORT                  no OP means "="
@@ -216,7 +218,7 @@ impl<'a> Parser<'a> {
     }
 
     fn and(&mut self) -> Result<Expr, FilterError> {
-        let mut items = vec![self.unary()?];
+        let mut items = vec![self.states_or_unary()?];
         while let Some(t) = self.peek() {
             if meaning(&t) == Meaning::And {
                 self.next();
@@ -226,9 +228,42 @@ impl<'a> Parser<'a> {
             } else if !starts_condition(&t) {
                 break;
             }
-            items.push(self.unary()?);
+            items.push(self.states_or_unary()?);
         }
         Ok(join(items, Expr::And))
+    }
+
+    /// A run of `state` and `exclude` words side by side, read as ss reads its state words: one set
+    /// of states, built left to right from none (when the run opens with `state`) or from all (when
+    /// it opens with `exclude`), each `state` adding its states and each `exclude` removing its
+    /// own. So `state established state time-wait` is either state. Anything else is one `unary`.
+    fn states_or_unary(&mut self) -> Result<Expr, FilterError> {
+        let is_state_word = |t: &Token<'_>| matches!(meaning(t), Meaning::State | Meaning::Exclude);
+        let mut run: Vec<(bool, StateSet)> = Vec::new();
+        while let Some(t) = self.peek().filter(is_state_word) {
+            self.next();
+            run.push((meaning(&t) == Meaning::State, self.state(t)?));
+        }
+        match run.as_slice() {
+            [] => self.unary(),
+            _ if run.iter().all(|(adds, _)| *adds) => {
+                let sets = run.into_iter().map(|(_, set)| Expr::State(set));
+                Ok(join(sets.collect(), Expr::Or))
+            }
+            _ if run.iter().all(|(adds, _)| !*adds) => {
+                let not = |(_, set)| Expr::Not(Box::new(Expr::State(set)));
+                Ok(join(run.into_iter().map(not).collect(), Expr::And))
+            }
+            [(adds, _), ..] => {
+                let all = all_states().bits();
+                let start = if *adds { 0 } else { all };
+                let mask = run.iter().fold(start, |mask, (adds, set)| match adds {
+                    true => mask | set.bits(),
+                    false => mask & !set.bits(),
+                });
+                Ok(states_expr(mask))
+            }
+        }
     }
 
     fn unary(&mut self) -> Result<Expr, FilterError> {
@@ -413,6 +448,45 @@ fn unknown_state() -> String {
         "unknown state (try {}, or a group: all, connected, synchronized, bucket, big)",
         words.join(", ")
     )
+}
+
+/// Every state (the `all` group).
+fn all_states() -> StateSet {
+    StateSet {
+        bits: bits(&TcpState::ALL),
+        name: "all",
+    }
+}
+
+/// The condition that a socket's state is in `mask`: the group or state with exactly these bits
+/// (or `not` the one with the others), else the shorter of each of its states or-ed and `not` each
+/// of the others and-ed; no state at all is `not state all`.
+fn states_expr(mask: u32) -> Expr {
+    let all = all_states().bits();
+    let not = |set| Expr::Not(Box::new(Expr::State(set)));
+    let names = ["all", "connected", "synchronized", "bucket", "big"];
+    let states = (TcpState::ALL.iter())
+        .filter(|s| **s != TcpState::NewSynRecv)
+        .map(|s| s.word());
+    let sets: Vec<StateSet> = names
+        .into_iter()
+        .chain(states)
+        .filter_map(parse_state)
+        .collect();
+    if let Some(set) = sets.iter().find(|s| s.bits() == mask) {
+        return Expr::State(*set);
+    }
+    if let Some(set) = sets.iter().find(|s| s.bits() == all & !mask) {
+        return not(*set);
+    }
+    let singles = sets.into_iter().skip(names.len());
+    let (inside, outside): (Vec<StateSet>, Vec<StateSet>) =
+        singles.partition(|s| s.bits() & mask == s.bits());
+    if inside.len() <= outside.len() {
+        join(inside.into_iter().map(Expr::State).collect(), Expr::Or)
+    } else {
+        join(outside.into_iter().map(not).collect(), Expr::And)
+    }
 }
 
 fn bits(states: &[TcpState]) -> u32 {
@@ -770,6 +844,41 @@ mod tests {
     }
 
     #[test]
+    fn state_words_side_by_side_make_one_set_as_in_ss() {
+        assert_eq!(
+            show("state established state time-wait"),
+            "(state established or state time-wait)"
+        );
+        assert_eq!(
+            show("state syn-recv state time-wait"),
+            "(state syn-recv or state time-wait)"
+        );
+        assert_eq!(
+            show("state syn-recv state time-wait exclude listen"),
+            "state bucket"
+        );
+        assert_eq!(show("state time-wait exclude time-wait"), "not state all");
+        assert_eq!(
+            show("exclude listen exclude time-wait"),
+            "(not state listen and not state time-wait)"
+        );
+        assert_eq!(
+            show("state listen exclude listen state established exclude close"),
+            "state established"
+        );
+        assert_eq!(show("exclude bucket state time-wait"), "not state syn-recv");
+        assert_eq!(
+            show("state listen state established dport = 80"),
+            "((state listen or state established) and dport = 80)"
+        );
+        // An explicit `and`, or any other word between them, keeps the conditions apart.
+        assert_eq!(
+            show("state listen and state established"),
+            "(state listen and state established)"
+        );
+    }
+
+    #[test]
     fn exclude_is_not_state() {
         assert_eq!(show("exclude time-wait"), "not state time-wait");
         assert_eq!(show("excl listen"), "not state listen");
@@ -777,10 +886,8 @@ mod tests {
             show("exclude listen exclude time-wait"),
             "(not state listen and not state time-wait)"
         );
-        assert_eq!(
-            show("state connected excl syn-sent"),
-            "(state connected and not state syn-sent)"
-        );
+        // Side by side with a `state` word it takes states out of that word's set, as in ss.
+        assert_eq!(show("state connected excl syn-sent"), "state synchronized");
     }
 
     #[test]
