@@ -3,9 +3,15 @@
 //! for addresses (every address getaddrinfo gives), and interface names for `dev` (if_nametoindex).
 //!
 //! The parser asks through [`Names`], so its tests run on a fixed set of names instead of the host's.
+//!
+//! Host names are resolved on a helper thread and waited for at most [`RESOLVE_LIMIT`] in all for
+//! one filter, since the dashboard parses its `/` prompt on the UI thread: a slow or dead DNS server
+//! makes the filter an error ("resolving NAME took too long"), never a frozen screen.
 
 use std::ffi::CString;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// Where the parser looks names up. Errors are the message of a [`super::FilterError`].
 pub(super) trait Names {
@@ -20,11 +26,30 @@ pub(super) trait Names {
 /// The services database.
 const SERVICES: &str = "/etc/services";
 
+/// How long the host names of one filter may take to resolve, all together.
+pub(super) const RESOLVE_LIMIT: Duration = Duration::from_secs(2);
+
 /// The host's own names: `/etc/services` (read on the first service name), the resolver and the
 /// interfaces of the current network namespace.
 #[derive(Default)]
 pub(super) struct System {
     services: Option<Result<String, String>>,
+    /// When resolving host names must be over: [`RESOLVE_LIMIT`] after the first one.
+    resolve_by: Option<Instant>,
+}
+
+/// Runs `work` on a helper thread and waits for its result until `by`; `None` when it is not done
+/// by then (the thread finishes on its own, its result dropped), or when `by` has passed already.
+fn within<T: Send + 'static>(by: Instant, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let left = by.checked_duration_since(Instant::now())?;
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .ok()?;
+    rx.recv_timeout(left).ok()
 }
 
 impl Names for System {
@@ -41,8 +66,15 @@ impl Names for System {
     }
 
     fn host(&mut self, name: &str) -> Result<Vec<IpAddr>, String> {
-        let addrs = (name, 0)
-            .to_socket_addrs()
+        let by = *self
+            .resolve_by
+            .get_or_insert_with(|| Instant::now() + RESOLVE_LIMIT);
+        let owned = name.to_string();
+        let lookup = move || -> std::io::Result<Vec<SocketAddr>> {
+            Ok((owned.as_str(), 0).to_socket_addrs()?.collect())
+        };
+        let addrs = within(by, lookup)
+            .ok_or_else(|| format!("resolving '{name}' took too long"))?
             .map_err(|e| format!("cannot resolve host name '{name}': {e}"))?;
         let mut ips: Vec<IpAddr> = Vec::new();
         for addr in addrs {
@@ -133,5 +165,26 @@ first\t\t2000/tcp
         assert!(system.interface("a\0b").is_err());
         let local = system.host("localhost").unwrap();
         assert!(local.iter().all(|ip| ip.is_loopback()), "{local:?}");
+    }
+
+    #[test]
+    fn a_lookup_that_never_answers_is_given_up_at_the_limit() {
+        let (_never, hangs) = mpsc::channel::<()>();
+        let stuck = move || hangs.recv().is_ok();
+        let by = Instant::now() + Duration::from_millis(20);
+        assert_eq!(within(by, stuck), None);
+        assert_eq!(within(Instant::now() + RESOLVE_LIMIT, || 7), Some(7));
+    }
+
+    #[test]
+    fn the_resolve_limit_is_shared_by_the_names_of_one_filter() {
+        let mut system = System {
+            resolve_by: Some(Instant::now()),
+            ..System::default()
+        };
+        assert_eq!(
+            system.host("localhost"),
+            Err("resolving 'localhost' took too long".to_string())
+        );
     }
 }
