@@ -29,15 +29,15 @@ pub struct SsTimer {
 }
 
 /// Runs `ss -H -t -a -n` with extra flags (`"oe"`) and a filter expression, and parses every line.
-/// Under a filter that names one state (`state time-wait`) ss leaves its State column out; the
-/// sockets then get that state.
+/// Under a filter that names one state (`state time-wait`, and no `exclude`) ss leaves its State
+/// column out; the sockets then get that state.
 pub fn ss(flags: &str, filter: &[&str]) -> Vec<SsSocket> {
     let named: Vec<&str> = (filter.windows(2))
-        .filter(|w| w[0] == "state")
+        .filter(|w| ["state", "exclude", "excl"].contains(&w[0]))
         .map(|w| w[1])
         .collect();
     let implied = match named.as_slice() {
-        [one] => TcpState::parse(one),
+        [one] if filter.contains(&"state") => TcpState::parse(one),
         _ => None,
     };
     run(flags, filter)
