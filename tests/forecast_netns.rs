@@ -8,31 +8,13 @@ use common::netns::Netns;
 use portradar::collect::Families;
 use portradar::model::{Forecast, Snapshot};
 use portradar::refresh::Refresher;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const DST: &str = "127.0.0.2:5000";
-
-/// Accepts and closes server sides, so a client that closes first ends in TIME_WAIT.
-fn serve(listener: TcpListener, stop: &AtomicBool) {
-    listener.set_nonblocking(true).unwrap();
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((mut s, _)) => {
-                s.set_nonblocking(false).unwrap();
-                let mut buf = [0u8; 1];
-                let _ = s.read(&mut buf);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(2))
-            }
-            Err(e) => panic!("accept: {e}"),
-        }
-    }
-}
 
 /// Opens and closes (client first) one connection every `1 / rate` seconds until `stop`, or until
 /// connect() fails with EADDRNOTAVAIL; returns when that happened.
@@ -88,7 +70,7 @@ fn scenario(
         let stop = AtomicBool::new(false);
         let result = Mutex::new(None);
         std::thread::scope(|s| {
-            s.spawn(|| serve(listener, &stop));
+            s.spawn(|| common::serve_until_eof(&listener, &stop));
             let failed = s.spawn(|| workload(rate, &stop));
             let mut refresher = Refresher::new(Some(ns.name.clone()), Families::BOTH, None);
             let (forecast, at) = forecast_after(&mut refresher, warmup);
