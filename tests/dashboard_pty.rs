@@ -4,8 +4,8 @@
 //! addresses, connections to both and some TIME_WAIT. Screen conditions are awaited by polling the
 //! parsed screen against a deadline.
 //!
-//! The workload tests need CAP_SYS_ADMIN (to unshare the network namespace) and skip without it
-//! (see `common::have_root`); the TIME_WAIT test also runs `ss` and takes about a minute, TIME_WAIT
+//! The workload tests need root (for the namespace, `common::Netns`) and skip without it (see
+//! `common::have_root`); the TIME_WAIT test also runs `ss` and takes about a minute, TIME_WAIT
 //! lasting 60 s. The terminal tests (SIGHUP, bracketed paste) run anywhere: they look at the
 //! terminal, not at the sockets on screen.
 
@@ -23,34 +23,6 @@ const COLS: u16 = 120;
 /// How long a screen condition may take to appear.
 const DEADLINE: Duration = Duration::from_secs(15);
 const PORT: u16 = 8000;
-
-/// Moves the calling thread into a new network namespace with its loopback up. Sockets it opens
-/// later, threads it starts and processes it spawns all live there.
-fn private_netns() {
-    // SAFETY: plain system calls on this thread; `ifr` is a zeroed, correctly sized ifreq.
-    unsafe {
-        assert_eq!(
-            libc::unshare(libc::CLONE_NEWNET),
-            0,
-            "unshare(CLONE_NEWNET) failed (needs CAP_SYS_ADMIN): {}",
-            std::io::Error::last_os_error()
-        );
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
-        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        assert_eq!(libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr), 0);
-        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        assert_eq!(
-            libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr),
-            0,
-            "bringing lo up"
-        );
-        libc::close(fd);
-    }
-}
 
 /// A listener on `ip:PORT` that holds each connection until the client closes it, then closes
 /// its end: the client, closing first, keeps the TIME_WAIT.
@@ -215,10 +187,13 @@ fn has_needle(screen: &str, dst: &str) -> bool {
 
 #[test]
 fn filter_focus_freeze_and_quit_on_a_live_workload() {
-    if !common::have_root("filter_focus_freeze_and_quit_on_a_live_workload") {
+    let Some(ns) = common::Netns::for_test("dashboard-focus") else {
         return;
-    }
-    private_netns();
+    };
+    ns.run(filter_focus_freeze_and_quit_in_this_namespace);
+}
+
+fn filter_focus_freeze_and_quit_in_this_namespace() {
     let first = serve(Ipv4Addr::new(127, 0, 0, 2));
     let second = serve(Ipv4Addr::new(127, 0, 0, 3));
     let mut kept = Vec::new();
@@ -282,44 +257,12 @@ fn filter_focus_freeze_and_quit_on_a_live_workload() {
     assert!(left, "the alternate screen was left");
 }
 
-/// Milliseconds of an ss timer: `56sec`, `8.123ms`, `450ms`, `1min2sec`.
-fn ss_timer_ms(timer: &str) -> u64 {
-    let (minutes, rest) = match timer.split_once("min") {
-        Some((m, rest)) => (m.parse::<u64>().unwrap(), rest),
-        None => (0, timer),
-    };
-    let rest_ms = if let Some(s) = rest.strip_suffix("sec") {
-        s.parse::<u64>().unwrap() * 1000
-    } else if let Some(ms) = rest.strip_suffix("ms") {
-        match ms.split_once('.') {
-            Some((s, ms)) => s.parse::<u64>().unwrap() * 1000 + ms.parse::<u64>().unwrap(),
-            None => ms.parse().unwrap(),
-        }
-    } else {
-        assert!(rest.is_empty(), "ss timer {timer}");
-        0
-    };
-    minutes * 60_000 + rest_ms
-}
-
 /// (TIME_WAIT sockets, those whose timer ends within 10 s) as `ss -Htano state time-wait` sees
 /// them, in this thread's namespace.
 fn ss_time_wait() -> (u64, u64) {
-    let out = std::process::Command::new("ss")
-        .args(["-Htano", "state", "time-wait"])
-        .output()
-        .expect("running ss");
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let timers: Vec<u64> = text
-        .lines()
-        .map(|l| {
-            let t = l
-                .split("timer:(timewait,")
-                .nth(1)
-                .expect("a timewait timer");
-            ss_timer_ms(t.split(',').next().unwrap())
-        })
+    let timers: Vec<u64> = common::ss("o", &["state", "time-wait"])
+        .iter()
+        .map(|s| s.timer.expect("a timewait timer").ms)
         .collect();
     (
         timers.len() as u64,
@@ -336,9 +279,14 @@ fn panel_time_wait(screen: &str) -> Option<(u64, u64)> {
             .map_or(0, |i| i + s[i..].chars().next().unwrap().len_utf8());
         s[start..].replace(',', "").parse::<u64>().ok()
     };
-    let line = screen.lines().find(|l| l.contains(" ports free in 10 s"))?;
-    let before = &line[..line.find(" ports free in 10 s")?];
-    let (sockets, free) = before.rsplit_once(" sockets · ")?;
+    // `N sockets · M ports free in 10 s`, or `1 socket`, `1 port`.
+    let line = screen.lines().find(|l| l.contains(" free in 10 s"))?;
+    let before = &line[..line.find(" free in 10 s")?];
+    let (sockets, free) = before.rsplit_once(" · ")?;
+    let sockets = sockets
+        .trim_end_matches(" sockets")
+        .trim_end_matches(" socket");
+    let free = free.trim_end_matches(" ports").trim_end_matches(" port");
     Some((number(sockets)?, number(free)?))
 }
 
@@ -362,13 +310,13 @@ fn agreed(d: &Dashboard) -> (u64, u64) {
 
 #[test]
 fn time_wait_panel_agrees_with_ss() {
-    assert_eq!(ss_timer_ms("56sec"), 56_000);
-    assert_eq!(ss_timer_ms("8.123ms"), 8_123);
-    assert_eq!(ss_timer_ms("1min2sec"), 62_000);
-    if !common::have_root("time_wait_panel_agrees_with_ss") {
+    let Some(ns) = common::Netns::for_test("dashboard-timewait") else {
         return;
-    }
-    private_netns();
+    };
+    ns.run(time_wait_panel_agrees_with_ss_in_this_namespace);
+}
+
+fn time_wait_panel_agrees_with_ss_in_this_namespace() {
     let first = serve(Ipv4Addr::new(127, 0, 0, 2));
     let second = serve(Ipv4Addr::new(127, 0, 0, 3));
     // An old batch, whose timers are under 10 s by the time the young one is made.

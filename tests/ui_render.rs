@@ -7,6 +7,9 @@
 //! error, NO_COLOR, a failed refresh and a terminal too small. The screens are kept as insta
 //! snapshot files under `tests/snapshots/`.
 
+mod common;
+
+use common::allocator::{Allocator, Era};
 use crossterm::event::{KeyCode, KeyEvent};
 use portradar::collect::Source;
 use portradar::filter::Filter;
@@ -20,7 +23,7 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -79,40 +82,31 @@ struct Workload {
     lasts_s: Option<u32>,
 }
 
-/// A host whose connect()s pick ports as Linux does since 5.18: each (local ip, destination) has a
-/// cursor of its own; the scan walks the ports of the range's parity from it, then the other
-/// parity; after a pick the cursor moves on by the ports it had to skip, or by a random even 2..16
-/// when it skipped none; every 10 seconds every destination gets a fresh cursor.
+/// A host whose connect()s pick ports as Linux does since 5.18 (the tests' allocator simulator,
+/// [`Era::Perturbed`], one destination being a (local ip, remote) pair), a new epoch every 10
+/// seconds.
 struct Host {
     settings: KernelSettings,
     listen: Vec<u16>,
     now_s: u32,
     conns: Vec<Conn>,
     workloads: Vec<Workload>,
-    cursors: HashMap<(IpAddr, Endpoint), u32>,
-    rng: u64,
+    allocator: Allocator<(IpAddr, Endpoint)>,
     next_inode: u32,
 }
 
 impl Host {
     fn new(settings: KernelSettings, listen: &[u16]) -> Host {
+        let range = settings.port_range;
         Host {
+            allocator: Allocator::new(Era::Perturbed, range.low, range.high, 0x9E37_79B9_7F4A_7C15),
             settings,
             listen: listen.to_vec(),
             now_s: 0,
             conns: Vec::new(),
             workloads: Vec::new(),
-            cursors: HashMap::new(),
-            rng: 0x9E37_79B9_7F4A_7C15,
             next_inode: 1_000_000,
         }
-    }
-
-    fn random(&mut self) -> u32 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng >> 32) as u32
     }
 
     fn now_ms(&self) -> i64 {
@@ -151,38 +145,22 @@ impl Host {
             .is_none_or(|close| self.now_ms() - close < TIME_WAIT_MS)
     }
 
-    /// Ports connect() skips for every destination: reserved, or a listener's.
-    fn blocked(&self, port: u16) -> bool {
-        self.settings.is_reserved(port) || self.listen.contains(&port)
-    }
-
     /// The port a connect() from `local_ip` to `remote` gets now, given the ports `taken` toward
     /// it, which the new one joins.
     fn connect(&mut self, local_ip: IpAddr, remote: Endpoint, taken: &mut HashSet<u16>) -> u16 {
-        let range = self.settings.port_range;
-        let n = range.size() & !1;
-        let fresh = (self.random() % n) & !1;
-        let start = *self.cursors.entry((local_ip, remote)).or_insert(fresh);
-        for parity in 0..2 {
-            for i in (0..n).step_by(2) {
-                let port = range.low + ((start + i) % n + parity) as u16;
-                if !self.blocked(port) && !taken.contains(&port) {
-                    let advance = i.max(self.random() % 8 * 2) + 2;
-                    self.cursors
-                        .insert((local_ip, remote), (start + advance) % n);
-                    taken.insert(port);
-                    return port;
-                }
-            }
-        }
-        panic!("no port left toward {remote}");
+        let (settings, listen) = (&self.settings, &self.listen);
+        let free = |port| !blocked(settings, listen, port) && !taken.contains(&port);
+        let port = (self.allocator.connect(&(local_ip, remote), free))
+            .unwrap_or_else(|| panic!("no port left toward {remote}"));
+        taken.insert(port);
+        port
     }
 
     /// One second of the workloads.
     fn tick(&mut self) {
         self.now_s += 1;
         if self.now_s.is_multiple_of(10) {
-            self.cursors.clear();
+            self.allocator.new_epoch();
         }
         for w in 0..self.workloads.len() {
             let Workload {
@@ -255,6 +233,11 @@ impl Host {
     }
 }
 
+/// Ports connect() skips for every destination: reserved, or a listener's.
+fn blocked(settings: &KernelSettings, listen: &[u16], port: u16) -> bool {
+    settings.is_reserved(port) || listen.contains(&port)
+}
+
 const LISTEN_PORTS: [u16; 3] = [22, 8080, 45000];
 const WEB: &str = "10.0.0.5:443";
 const REDIS: &str = "10.0.0.8:6379";
@@ -282,7 +265,9 @@ fn busy_host() -> Host {
         let peer = format!("127.0.0.9:{}", 20000 + i);
         host.add("127.0.0.1:8080", &peer, TcpState::Established, 50 + i, None);
     }
-    let pool = (0..).map(|i| 34000 + 2 * i).filter(|p| !host.blocked(*p));
+    let pool = (0..)
+        .map(|i| 34000 + 2 * i)
+        .filter(|p| !blocked(&host.settings, &host.listen, *p));
     let pool: Vec<u16> = pool.take(6000).collect();
     for (i, port) in pool.into_iter().enumerate() {
         let local = format!("10.0.0.1:{port}");
