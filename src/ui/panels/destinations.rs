@@ -6,7 +6,7 @@
 //! the rows go the focused destination's details (forecast, TIME_WAIT release schedule, inferred
 //! pointer), or, when a listed destination is past half the range and there is room, what ⚠ means.
 
-use super::{Panel, block, render_collapsed};
+use super::{Panel, block, placeholder, render_collapsed};
 use crate::model::Destination;
 use crate::output::noun;
 use crate::ui::app::App;
@@ -97,13 +97,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     };
     let snapshot = &view.snapshot;
     if snapshot.destinations.is_empty() {
-        buf.set_stringn(
-            inner.x,
-            inner.y,
-            "no outbound connections",
-            usize::from(inner.width),
-            theme.dim(),
-        );
+        placeholder("no outbound connections", inner, buf, theme);
         return;
     }
     let size = snapshot.settings.port_range.size();

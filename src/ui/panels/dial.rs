@@ -10,6 +10,7 @@
 //! inferred and how often its window was right (the focused destination's score, or the running
 //! one); with no estimate at all, a lone needle points at the newest allocated port.
 
+use super::placeholder;
 use crate::model::{Destination, PortUse, Snapshot};
 use crate::pointer::{PointerEstimate, Score};
 use crate::ui::app::App;
@@ -164,14 +165,7 @@ fn waiting(area: Rect, buf: &mut Buffer, theme: Theme) {
         .border_style(theme.border(false));
     let inner = block.inner(area);
     block.render(area, buf);
-    let text = "waiting for the first refresh…";
-    buf.set_stringn(
-        inner.x,
-        inner.y,
-        text,
-        usize::from(inner.width),
-        theme.dim(),
-    );
+    placeholder("waiting for the first refresh…", inner, buf, theme);
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {

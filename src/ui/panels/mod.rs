@@ -59,6 +59,17 @@ pub fn block<'a>(panel: Panel, detail: String, focused: bool, theme: Theme) -> B
         .title(Line::from(spans))
 }
 
+/// A dim line in place of a panel's content (`waiting for the first refresh…`, `none`).
+pub fn placeholder(text: &str, inner: Rect, buf: &mut Buffer, theme: Theme) {
+    buf.set_stringn(
+        inner.x,
+        inner.y,
+        text,
+        usize::from(inner.width),
+        theme.dim(),
+    );
+}
+
 /// A collapsed panel: one line with a marker, its title and `summary`.
 pub fn render_collapsed(
     panel: Panel,

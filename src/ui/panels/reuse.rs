@@ -1,7 +1,7 @@
 //! The reuse panel: local endpoints shared by several outbound 4-tuples, one row each, with the
 //! tuples that share it (remote endpoint and state) listed along the row as far as it reaches.
 
-use super::{Panel, block, render_collapsed};
+use super::{Panel, block, placeholder, render_collapsed};
 use crate::model::ReuseGroup;
 use crate::ui::app::App;
 use crate::ui::format::thousands;
@@ -78,13 +78,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     }
     if groups.is_empty() {
         let text = "no local port is shared by several connections";
-        buf.set_stringn(
-            inner.x,
-            inner.y,
-            text,
-            usize::from(inner.width),
-            theme.dim(),
-        );
+        placeholder(text, inner, buf, theme);
         return;
     }
     let window = app.reuse.window(groups.len(), usize::from(inner.height));
