@@ -74,6 +74,11 @@ const FILTER_TERMS: [(&str, &str); 8] = [
     ),
 ];
 
+/// How `snapshot --watch` prints its JSON, after the fields.
+const JSON_WATCH: &str = "snapshot --watch MS --format json prints one such object per line, one \
+     line per refresh (JSON Lines), each written and flushed as the refresh ends; from the second \
+     line on, rates and forecasts are filled in where a one-shot snapshot leaves them null.";
+
 /// The JSON of `snapshot --format json`: (field, meaning).
 const JSON_FIELDS: [(&str, &str); 16] = [
     ("version", "Format version, 1."),
@@ -225,6 +230,7 @@ fn render(out: &mut dyn Write) -> io::Result<()> {
     filters(&mut roff);
     keys(&mut roff);
     list(&mut roff, "JSON OUTPUT", &JSON_FIELDS);
+    roff.control("PP", []).text([roman(JSON_WATCH)]);
     list(&mut roff, "EXIT STATUS", &EXIT_STATUS);
     list(&mut roff, "ENVIRONMENT", &ENVIRONMENT);
     roff.to_writer(out)?;
@@ -321,6 +327,10 @@ mod tests {
         ] {
             assert!(page.contains(heading), "{heading} missing");
         }
+        assert!(
+            page.contains("one such object per line"),
+            "--watch JSON lines"
+        );
         for option in ["interval", "netns", "ascii", "sockets", "socket\\-range"] {
             assert!(page.contains(option), "{option} missing");
         }
