@@ -138,8 +138,8 @@ fn one_line(message: &str) -> String {
     format!("{start} ... {end}")
 }
 
-/// A word longer than [`MAX_WORD`] as its start, `…`, its length and the punctuation it ended with
-/// (the closing quote of a quoted value).
+/// A word longer than [`MAX_WORD`] as its start, `…`, its length (without the quotes) and the
+/// punctuation it ended with (the closing quote of a quoted value).
 fn cut_word(word: &str) -> String {
     let count = word.chars().count();
     if count <= MAX_WORD {
@@ -149,6 +149,9 @@ fn cut_word(word: &str) -> String {
     let body = word.trim_end_matches(|c: char| c.is_ascii_punctuation());
     let end = &word[body.len()..];
     let end = &end[..end.len().min(3)];
+    // The length of what the user typed, without the quote and punctuation around it.
+    let typed = body.trim_start_matches(|c: char| c.is_ascii_punctuation());
+    let count = typed.chars().count();
     format!("{start}…[{count} chars]{end}")
 }
 
@@ -190,7 +193,7 @@ mod tests {
         let word = "x".repeat(100_000);
         let line = one_line(&format!("bad filter at '{word}': expected a port"));
         assert!(line.len() < 120, "{line}");
-        assert!(line.contains("…[100003 chars]':") && line.ends_with("expected a port"));
+        assert!(line.contains("…[100000 chars]':") && line.ends_with("expected a port"));
 
         let many = "dst 10.0.0.1 ".repeat(10_000);
         let line = one_line(&format!("bad filter '{many}': unbalanced parentheses"));
