@@ -154,7 +154,7 @@ pub struct EventsArgs {
 pub enum EventsFormat {
     /// One line of text per event.
     Text,
-    /// One JSON object per line (fields in the README).
+    /// One JSON object per line: time, kind, local, remote, pid, comm, cgroup, netns, cookie.
     Json,
 }
 

@@ -116,10 +116,10 @@ fn options_belong_to_their_subcommand() {
 fn options_may_follow_the_filter_words() {
     let doc = portradar_json(&["snapshot", "dst", "127.0.0.1", "-4", "--format", "json"]);
     assert_eq!(doc["filter"], "dst 127.0.0.1");
-    let doc = portradar_json(&["snapshot", "--format", "json", "dst", "127.0.0.1", "-6"]);
+    let doc = portradar_json(&["snapshot", "--format", "json", "dst", "::1", "-4"]);
     assert_eq!(
         doc["totals"]["sockets"], 0,
-        "no IPv6 socket has an IPv4 remote end"
+        "no IPv4 socket has an IPv6 remote end"
     );
 }
 
