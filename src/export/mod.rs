@@ -1,0 +1,167 @@
+//! `portradar export`: the refresh worker's snapshots as Prometheus metrics, served on `/metrics`
+//! ([`http`]), written to node_exporter's textfile collector ([`textfile`]), or both.
+//!
+//! The worker refreshes every interval; each report is rendered once
+//! ([`crate::output::metrics::render`]) and swapped in whole ([`Latest`]), so a scrape only copies
+//! a pointer and never waits for a dump. A failed refresh keeps the last good snapshot and counts
+//! the failure; the first refresh must succeed.
+
+pub mod http;
+pub mod textfile;
+
+use crate::model::Snapshot;
+use crate::output::metrics::{self, RefreshStatus};
+use crate::refresh::{Refresh, Report, Start, Worker};
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Where `export` listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9870";
+
+/// How often the exporter looks at its stop flag while it waits for a refresh.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What to export, where and how often.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Serve `/metrics` here.
+    pub listen: Option<SocketAddr>,
+    /// Rewrite this textfile-collector file after every refresh.
+    pub textfile: Option<PathBuf>,
+    /// Destinations exported, most ports used first.
+    pub top: usize,
+    pub interval: Duration,
+}
+
+/// Why the exporter stopped.
+#[derive(Debug, Error)]
+pub enum ExportError {
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("writing {}: {source}", path.display())]
+    Textfile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("starting the {what} thread: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("reading the socket table: {0}")]
+    FirstRefresh(String),
+    #[error("the refresh thread stopped")]
+    WorkerGone,
+}
+
+/// The latest exposition, shared with the scrapes: replaced whole, read by cloning a pointer.
+#[derive(Clone, Debug)]
+pub struct Latest(Arc<RwLock<Arc<str>>>);
+
+impl Latest {
+    pub fn new(text: String) -> Latest {
+        Latest(Arc::new(RwLock::new(Arc::from(text))))
+    }
+
+    /// The exposition as it is now.
+    pub fn get(&self) -> Arc<str> {
+        // A writer cannot panic while holding the lock (it only assigns): poison carries no harm.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn set(&self, text: String) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::from(text);
+    }
+}
+
+/// Exports until `stop` is set: binds the listener first (so a taken port fails at once), waits
+/// for the first snapshot, then serves and rewrites the textfile after every refresh.
+pub fn run<R>(refresher: R, options: &Options, stop: &AtomicBool) -> Result<(), ExportError>
+where
+    R: Refresh + Send + 'static,
+{
+    let mut listener = options
+        .listen
+        .map(|addr| TcpListener::bind(addr).map_err(|source| ExportError::Listen { addr, source }))
+        .transpose()?;
+    let start = Start {
+        interval: options.interval,
+        sockets: false,
+    };
+    let worker = Worker::spawn(refresher, start).map_err(|source| ExportError::Thread {
+        what: "refresh",
+        source,
+    })?;
+    let mut exposer = Exposer {
+        options,
+        last: None,
+        failures: 0,
+        latest: None,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let report = match worker.recv_timeout(POLL) {
+            Ok(report) => report,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Err(ExportError::WorkerGone),
+        };
+        exposer.take(report)?;
+        // The server starts with the first exposition.
+        if let Some(latest) = &exposer.latest
+            && let Some(listener) = listener.take()
+        {
+            http::spawn(listener, latest.clone()).map_err(|source| ExportError::Thread {
+                what: "http",
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The exporter's state between reports.
+struct Exposer<'a> {
+    options: &'a Options,
+    /// The last good snapshot and how long its refresh took.
+    last: Option<(Arc<Snapshot>, Duration)>,
+    failures: u64,
+    latest: Option<Latest>,
+}
+
+impl Exposer<'_> {
+    /// Renders a report (or, when it failed, the last good snapshot with one more failure) and
+    /// publishes it.
+    fn take(&mut self, report: Report) -> Result<(), ExportError> {
+        match report.outcome {
+            Ok(snap) => self.last = Some((snap, report.took)),
+            Err(e) if self.last.is_none() => return Err(ExportError::FirstRefresh(e)),
+            Err(_) => self.failures += 1,
+        }
+        let Some((snap, took)) = &self.last else {
+            return Ok(());
+        };
+        let status = RefreshStatus {
+            took: *took,
+            failures: self.failures,
+        };
+        let text = metrics::render(snap, &status, self.options.top);
+        if let Some(path) = &self.options.textfile {
+            textfile::write_atomically(path, &text).map_err(|source| ExportError::Textfile {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        match &self.latest {
+            Some(latest) => latest.set(text),
+            None => self.latest = Some(Latest::new(text)),
+        }
+        Ok(())
+    }
+}

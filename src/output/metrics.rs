@@ -1,0 +1,293 @@
+//! The Prometheus exposition of a snapshot (`portradar export`): a registry of the `portradar_*`
+//! metrics built from one [`Snapshot`] and how its refresh went, and that registry as the Prometheus
+//! text format (0.0.4). Pure: no I/O, a new registry per snapshot, so a destination that left the
+//! top K leaves the exposition with it.
+//!
+//! Per destination (the top K by ports used) the labels are `src`, `dst` and `dport`. Headroom is
+//! per local address, so `portradar_destination_headroom_ports` has one series per address; the
+//! other per-destination metrics carry the address with the least headroom (the one the forecast is
+//! computed for).
+
+use crate::model::{Destination, Snapshot};
+use crate::socket::TcpState;
+use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Metric, Registry};
+use std::net::IpAddr;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime};
+
+/// The `Content-Type` of the exposition.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
+/// The last line of every exposition: a reader that sees it has the whole text. Prometheus and
+/// node_exporter's textfile collector read it as a comment.
+pub const END: &str = "# EOF\n";
+
+/// How many destinations are exported when `--top` is not given.
+pub const DEFAULT_TOP: u16 = 20;
+
+/// Every metric's name prefix.
+const PREFIX: &str = "portradar";
+
+/// How the refreshes behind the exposition are going.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshStatus {
+    /// How long the refresh that produced the snapshot took.
+    pub took: Duration,
+    /// Refreshes that failed since the exporter started.
+    pub failures: u64,
+}
+
+/// The labels of a per-destination series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DestinationLabels {
+    src: String,
+    dst: String,
+    dport: u16,
+}
+
+impl DestinationLabels {
+    fn new(src: IpAddr, d: &Destination) -> DestinationLabels {
+        DestinationLabels {
+            src: src.to_string(),
+            dst: d.remote.ip.to_string(),
+            dport: d.remote.port,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WithinLabel {
+    within: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+type IntGauge = Gauge;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The exposition of `snap` as Prometheus text, ending with [`END`].
+pub fn render(snap: &Snapshot, status: &RefreshStatus, top: usize) -> String {
+    let mut text = String::new();
+    // Writing to a String cannot fail, and every value encodes.
+    if prometheus_text::encode(&mut text, &registry(snap, status, top)).is_err() {
+        text.clear();
+    }
+    text.push_str(END);
+    text
+}
+
+/// The registry of every `portradar_*` metric of `snap`, with the `top` destinations that use the
+/// most ports.
+pub fn registry(snap: &Snapshot, status: &RefreshStatus, top: usize) -> Registry {
+    let mut r = Registry::with_prefix(PREFIX);
+    destinations(&mut r, snap, top);
+    host(&mut r, snap, status);
+    events(&mut r, snap, top);
+    r
+}
+
+/// Registers `metric` and hands it back to be filled in.
+fn add<M: Metric + Clone + Default>(r: &mut Registry, name: &str, help: &str) -> M {
+    let metric = M::default();
+    r.register(name, help, metric.clone());
+    metric
+}
+
+fn destinations(r: &mut Registry, snap: &Snapshot, top: usize) {
+    type Gauges<G> = Family<DestinationLabels, G>;
+    let headroom: Gauges<IntGauge> = add(
+        r,
+        "destination_headroom_ports",
+        "Further connect() calls from src to dst:dport that can succeed now: free ports of the \
+         ephemeral range for this local address and destination",
+    );
+    let used: Gauges<IntGauge> = add(
+        r,
+        "destination_ports_used",
+        "Distinct local ports of the ephemeral range used toward dst:dport",
+    );
+    let time_wait: Gauges<IntGauge> = add(
+        r,
+        "destination_time_wait_sockets",
+        "Outbound sockets in TIME_WAIT toward dst:dport",
+    );
+    let rate: Gauges<FloatGauge> = add(
+        r,
+        "destination_new_connections_per_second",
+        "New connections per second toward dst:dport, smoothed over the last refreshes",
+    );
+    let sustainable: Gauges<FloatGauge> = add(
+        r,
+        "destination_sustainable_per_second",
+        "Highest rate of short-lived connections toward dst:dport that its ports can keep up \
+         forever (usable ports over the TIME_WAIT hold)",
+    );
+    let exhaustion: Gauges<FloatGauge> = add(
+        r,
+        "destination_exhaustion_seconds",
+        "Seconds until connect() toward dst:dport runs out of ports at the current rate; absent \
+         while the rate is sustainable",
+    );
+    let destinations: IntGauge = add(
+        r,
+        "destinations",
+        "Destinations with outbound connections, all of them (the per-destination metrics cover \
+         the top K by ports used)",
+    );
+    destinations.set(snap.destinations.len() as i64);
+    for d in snap.destinations.iter().take(top) {
+        for h in &d.headroom {
+            headroom
+                .get_or_create(&DestinationLabels::new(h.local_ip, d))
+                .set(i64::from(h.free));
+        }
+        let Some(tightest) = d.tightest() else {
+            continue;
+        };
+        let labels = DestinationLabels::new(tightest.local_ip, d);
+        used.get_or_create(&labels).set(i64::from(d.ports_in_range));
+        time_wait
+            .get_or_create(&labels)
+            .set(i64::from(d.time_wait()));
+        if let Some(per_s) = d.new_per_s {
+            rate.get_or_create(&labels).set(per_s);
+        }
+        if let Some(f) = &d.forecast {
+            sustainable.get_or_create(&labels).set(f.sustainable_per_s);
+            if let Some(s) = f.exhausted_in_s {
+                exhaustion.get_or_create(&labels).set(s);
+            }
+        }
+    }
+}
+
+fn host(r: &mut Registry, snap: &Snapshot, status: &RefreshStatus) {
+    let sockets: Family<StateLabel, IntGauge> = add(r, "sockets", "TCP sockets by state");
+    for state in TcpState::ALL {
+        sockets
+            .get_or_create(&StateLabel {
+                state: state.name(),
+            })
+            .set(i64::from(snap.totals.get(state)));
+    }
+    let range = snap.settings.port_range;
+    let size: IntGauge = add(
+        r,
+        "local_port_range_ports",
+        "Ports of the ephemeral range (net.ipv4.ip_local_port_range)",
+    );
+    size.set(i64::from(range.size()));
+    let reserved: IntGauge = add(
+        r,
+        "reserved_ports",
+        "Ports of the ephemeral range that connect() skips as reserved \
+         (net.ipv4.ip_local_reserved_ports)",
+    );
+    reserved.set(
+        (range.low..=range.high)
+            .filter(|p| snap.settings.is_reserved(*p))
+            .count() as i64,
+    );
+    let freeing: Family<WithinLabel, IntGauge> = add(
+        r,
+        "time_wait_freeing_ports",
+        "TIME_WAIT sockets whose timer ends within 10, 30 or 60 seconds",
+    );
+    let tw = &snap.time_wait;
+    for (within, n) in [
+        ("10s", tw.freeing_10s),
+        ("30s", tw.freeing_30s),
+        ("60s", tw.freeing_60s),
+    ] {
+        freeing
+            .get_or_create(&WithinLabel { within })
+            .set(i64::from(n));
+    }
+    let took: FloatGauge = add(
+        r,
+        "refresh_duration_seconds",
+        "How long the latest refresh (settings, socket dump, aggregation) took",
+    );
+    took.set(status.took.as_secs_f64());
+    let failures: Counter = add(
+        r,
+        "refresh_failures",
+        "Refreshes that failed since the exporter started (the exposition keeps the last good one)",
+    );
+    failures.inc_by(status.failures);
+    let taken: FloatGauge = add(
+        r,
+        "snapshot_timestamp_seconds",
+        "Unix time of the snapshot the exposition shows",
+    );
+    taken.set(unix_seconds(snap.meta.taken_at));
+    if let Some(read_at) = snap.meta.bind_side_read_at {
+        let age: FloatGauge = add(
+            r,
+            "bind_side_age_seconds",
+            "Age of the bind side (bound-only sockets, explicit binds) when the snapshot was \
+             taken: read every refresh while cheap, every 10 s on large hosts",
+        );
+        let since = snap.meta.taken_at.duration_since(read_at);
+        age.set(since.unwrap_or_default().as_secs_f64());
+    }
+    r.register(
+        "build",
+        "The portradar version serving these metrics",
+        Info::new(VersionLabel {
+            version: env!("CARGO_PKG_VERSION"),
+        }),
+    );
+}
+
+/// The connect() failures the allocator events saw, when they are watched.
+fn events(r: &mut Registry, snap: &Snapshot, top: usize) {
+    let Some(events) = &snap.events else {
+        return;
+    };
+    let total: Counter = add(
+        r,
+        "connect_failures",
+        "connect() calls that found no free local port, seen by the allocator events",
+    );
+    total.inc_by(events.failures);
+    let lost: Counter = add(
+        r,
+        "events_lost",
+        "Allocator events the kernel dropped before portradar read them (failure counts are at \
+         least what they show)",
+    );
+    lost.inc_by(events.lost);
+    let per_destination: Family<DestinationLabels, Counter> = add(
+        r,
+        "destination_connect_failures",
+        "connect() calls toward dst:dport that found no free local port, seen by the allocator \
+         events",
+    );
+    for d in snap.destinations.iter().take(top) {
+        if let (Some(n), Some(h)) = (d.connect_failures, d.tightest()) {
+            per_destination
+                .get_or_create(&DestinationLabels::new(h.local_ip, d))
+                .inc_by(n);
+        }
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
