@@ -291,3 +291,136 @@ fn unix_seconds(t: SystemTime) -> f64 {
         .unwrap_or_default()
         .as_secs_f64()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testkit::{rec, snapshot, tw};
+    use crate::model::{EventsSummary, Forecast};
+    use crate::settings::KernelSettings;
+    use crate::socket::TcpState::Established;
+
+    /// Two destinations: 127.0.0.2:80 with three ports (one in TIME_WAIT), 127.0.0.3:443 with one.
+    fn two_destinations() -> Snapshot {
+        let mut settings = KernelSettings::with_range(1000, 1009);
+        settings.reserved_ports = vec![[1009, 1009], [2000, 2005]];
+        let records = [
+            rec("127.0.0.1:1000", "127.0.0.2:80", Established),
+            rec("127.0.0.1:1001", "127.0.0.2:80", Established),
+            tw("127.0.0.1:1002", "127.0.0.2:80", 5_000),
+            rec("127.0.0.1:1003", "127.0.0.3:443", Established),
+        ];
+        snapshot(&records, &settings, &[])
+    }
+
+    fn lines(text: &str, name: &str) -> Vec<String> {
+        let prefix = format!("{name}{{");
+        let mut found: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with(&prefix) || l.split(' ').next() == Some(name))
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn destinations_carry_their_headroom_and_counts() {
+        let text = render(&two_destinations(), &RefreshStatus::default(), 20);
+        // 10 ports − reserved 1009 = 9 usable; 3 taken toward :80, 1 toward :443.
+        assert_eq!(
+            lines(&text, "portradar_destination_headroom_ports"),
+            [
+                r#"portradar_destination_headroom_ports{src="127.0.0.1",dst="127.0.0.2",dport="80"} 6"#,
+                r#"portradar_destination_headroom_ports{src="127.0.0.1",dst="127.0.0.3",dport="443"} 8"#,
+            ]
+        );
+        assert!(text.contains(
+            r#"portradar_destination_time_wait_sockets{src="127.0.0.1",dst="127.0.0.2",dport="80"} 1"#
+        ));
+        assert!(text.contains(
+            r#"portradar_destination_ports_used{src="127.0.0.1",dst="127.0.0.2",dport="80"} 3"#
+        ));
+        assert!(
+            text.contains("portradar_reserved_ports 1\n"),
+            "only in-range ones"
+        );
+        assert!(text.contains("portradar_local_port_range_ports 10\n"));
+        assert!(text.contains(r#"portradar_sockets{state="TIME_WAIT"} 1"#));
+        assert!(text.contains(r#"portradar_sockets{state="LISTEN"} 0"#));
+        assert!(text.contains(r#"portradar_time_wait_freeing_ports{within="10s"} 1"#));
+        assert!(text.contains("# TYPE portradar_refresh_failures_total counter\n"));
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(text.ends_with(&format!(
+            "portradar_build_info{{version=\"{version}\"}} 1\n# EOF\n"
+        )));
+        // Rates and forecasts need a second refresh: no series yet, and no bind side from a test.
+        assert!(lines(&text, "portradar_destination_new_connections_per_second").is_empty());
+        assert!(!text.contains("portradar_bind_side_age_seconds"));
+    }
+
+    #[test]
+    fn only_the_top_k_destinations_are_exported() {
+        let text = render(&two_destinations(), &RefreshStatus::default(), 1);
+        let headroom = lines(&text, "portradar_destination_headroom_ports");
+        assert_eq!(headroom.len(), 1);
+        assert!(
+            headroom[0].contains(r#"dport="80""#),
+            "the one using most ports"
+        );
+        assert!(text.contains("portradar_destinations 2\n"));
+    }
+
+    #[test]
+    fn exhaustion_is_absent_while_the_rate_holds() {
+        let mut snap = two_destinations();
+        let forecast = |exhausted_in_s| Forecast {
+            rate_per_s: 3.0,
+            sustainable_per_s: 0.15,
+            exhausted_in_s,
+            half_range_used: false,
+        };
+        snap.destinations[0].new_per_s = Some(3.0);
+        snap.destinations[0].forecast = Some(forecast(Some(2.5)));
+        snap.destinations[1].forecast = Some(forecast(None));
+        let text = render(&snap, &RefreshStatus::default(), 20);
+        assert_eq!(
+            lines(&text, "portradar_destination_exhaustion_seconds"),
+            [
+                r#"portradar_destination_exhaustion_seconds{src="127.0.0.1",dst="127.0.0.2",dport="80"} 2.5"#
+            ]
+        );
+        assert_eq!(
+            lines(&text, "portradar_destination_sustainable_per_second").len(),
+            2
+        );
+    }
+
+    #[test]
+    fn failure_counters_come_with_the_events_only() {
+        let mut snap = two_destinations();
+        let text = render(&snap, &RefreshStatus::default(), 20);
+        assert!(!text.contains("connect_failures"));
+        snap.events = Some(EventsSummary {
+            source: "bpf".into(),
+            picks: 10,
+            failures: 7,
+            lost: 0,
+        });
+        snap.destinations[0].connect_failures = Some(7);
+        let status = RefreshStatus {
+            took: Duration::from_millis(250),
+            failures: 2,
+        };
+        let text = render(&snap, &status, 20);
+        assert!(text.contains("portradar_connect_failures_total 7\n"));
+        assert_eq!(
+            lines(&text, "portradar_destination_connect_failures_total"),
+            [
+                r#"portradar_destination_connect_failures_total{src="127.0.0.1",dst="127.0.0.2",dport="80"} 7"#
+            ]
+        );
+        assert!(text.contains("portradar_refresh_failures_total 2\n"));
+        assert!(text.contains("portradar_refresh_duration_seconds 0.25\n"));
+    }
+}
