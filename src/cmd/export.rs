@@ -18,8 +18,13 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         (None, Some(_)) => None,
         (None, None) => Some(DEFAULT_LISTEN.parse::<SocketAddr>()?),
     };
+    let listener = listen.map(export::listen).transpose()?;
+    if let Some(listener) = &listener {
+        let addr = listener.local_addr().context("reading the listening address")?;
+        eprintln!("portradar: serving metrics on http://{addr}/metrics");
+    }
     let options = Options {
-        listen,
+        listener,
         textfile: args.textfile.clone(),
         top: usize::from(args.top),
         interval: Duration::from_millis(args.interval),
@@ -30,5 +35,5 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         args.scope.families(),
         filter,
     );
-    Ok(export::run(refresher, &options, &stop)?)
+    Ok(export::run(refresher, options, &stop)?)
 }

@@ -27,10 +27,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9870";
 const POLL: Duration = Duration::from_millis(50);
 
 /// What to export, where and how often.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Options {
-    /// Serve `/metrics` here.
-    pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` on this listener (see [`listen`]).
+    pub listener: Option<TcpListener>,
     /// Rewrite this textfile-collector file after every refresh.
     pub textfile: Option<PathBuf>,
     /// Destinations exported, most ports used first.
@@ -82,18 +82,26 @@ impl Latest {
     }
 }
 
-/// Exports until `stop` is set: binds the listener first (so a taken port fails at once), waits
-/// for the first snapshot, then serves and rewrites the textfile after every refresh.
-pub fn run<R>(refresher: R, options: &Options, stop: &AtomicBool) -> Result<(), ExportError>
+/// The listener for `/metrics` on `addr`, bound before anything else so that a taken port fails at
+/// once (port 0 picks a free one: the listener's `local_addr` tells which).
+pub fn listen(addr: SocketAddr) -> Result<TcpListener, ExportError> {
+    TcpListener::bind(addr).map_err(|source| ExportError::Listen { addr, source })
+}
+
+/// Exports until `stop` is set: waits for the first snapshot, then serves and rewrites the textfile
+/// after every refresh.
+pub fn run<R>(refresher: R, options: Options, stop: &AtomicBool) -> Result<(), ExportError>
 where
     R: Refresh + Send + 'static,
 {
-    let mut listener = options
-        .listen
-        .map(|addr| TcpListener::bind(addr).map_err(|source| ExportError::Listen { addr, source }))
-        .transpose()?;
+    let Options {
+        mut listener,
+        textfile,
+        top,
+        interval,
+    } = options;
     let start = Start {
-        interval: options.interval,
+        interval,
         sockets: false,
     };
     let worker = Worker::spawn(refresher, start).map_err(|source| ExportError::Thread {
@@ -101,7 +109,8 @@ where
         source,
     })?;
     let mut exposer = Exposer {
-        options,
+        textfile,
+        top,
         last: None,
         failures: 0,
         latest: None,
@@ -127,15 +136,16 @@ where
 }
 
 /// The exporter's state between reports.
-struct Exposer<'a> {
-    options: &'a Options,
+struct Exposer {
+    textfile: Option<PathBuf>,
+    top: usize,
     /// The last good snapshot and how long its refresh took.
     last: Option<(Arc<Snapshot>, Duration)>,
     failures: u64,
     latest: Option<Latest>,
 }
 
-impl Exposer<'_> {
+impl Exposer {
     /// Renders a report (or, when it failed, the last good snapshot with one more failure) and
     /// publishes it.
     fn take(&mut self, report: Report) -> Result<(), ExportError> {
@@ -151,8 +161,8 @@ impl Exposer<'_> {
             took: *took,
             failures: self.failures,
         };
-        let text = metrics::render(snap, &status, self.options.top);
-        if let Some(path) = &self.options.textfile {
+        let text = metrics::render(snap, &status, self.top);
+        if let Some(path) = &self.textfile {
             textfile::write_atomically(path, &text).map_err(|source| ExportError::Textfile {
                 path: path.clone(),
                 source,
