@@ -20,7 +20,9 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     };
     let listener = listen.map(export::listen).transpose()?;
     if let Some(listener) = &listener {
-        let addr = listener.local_addr().context("reading the listening address")?;
+        let addr = listener
+            .local_addr()
+            .context("reading the listening address")?;
         eprintln!("portradar: serving metrics on http://{addr}/metrics");
     }
     let options = Options {
