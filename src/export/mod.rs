@@ -175,3 +175,68 @@ impl Exposer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testkit::{rec, snapshot};
+    use crate::settings::KernelSettings;
+    use crate::socket::TcpState::Established;
+
+    fn report(outcome: Result<Snapshot, String>, took_ms: u64) -> Report {
+        Report {
+            generation: 1,
+            epoch: 0,
+            took: Duration::from_millis(took_ms),
+            outcome: outcome.map(Arc::new),
+            sockets: None,
+        }
+    }
+
+    fn good() -> Snapshot {
+        let records = [rec("127.0.0.1:1000", "127.0.0.2:80", Established)];
+        snapshot(&records, &KernelSettings::with_range(1000, 1009), &[])
+    }
+
+    fn exposer() -> Exposer {
+        Exposer {
+            textfile: None,
+            top: 20,
+            last: None,
+            failures: 0,
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn the_first_refresh_must_succeed() {
+        let mut e = exposer();
+        let err = e.take(report(Err("refused".into()), 1)).unwrap_err();
+        assert_eq!(err.to_string(), "reading the socket table: refused");
+        assert!(e.latest.is_none());
+    }
+
+    #[test]
+    fn a_failed_refresh_keeps_the_last_snapshot_and_counts() {
+        let mut e = exposer();
+        e.take(report(Ok(good()), 250)).unwrap();
+        let first = e.latest.clone().expect("published").get();
+        assert!(first.contains("portradar_refresh_failures_total 0\n"));
+        e.take(report(Err("refused".into()), 1)).unwrap();
+        e.take(report(Err("refused".into()), 1)).unwrap();
+        let text = e.latest.as_ref().unwrap().get();
+        assert!(text.contains("portradar_refresh_failures_total 2\n"));
+        assert!(text.contains("portradar_refresh_duration_seconds 0.25\n"));
+        assert!(text.contains(r#"dst="127.0.0.2",dport="80"} 9"#), "{text}");
+    }
+
+    #[test]
+    fn a_textfile_that_cannot_be_written_stops_the_exporter() {
+        let mut e = Exposer {
+            textfile: Some(PathBuf::from("/nonexistent-portradar-dir/portradar.prom")),
+            ..exposer()
+        };
+        let err = e.take(report(Ok(good()), 1)).unwrap_err();
+        assert!(matches!(err, ExportError::Textfile { .. }), "{err}");
+    }
+}
