@@ -5,6 +5,9 @@
 //!
 //! The promtool checks skip without the Debian package `prometheus`, and fail under CI=true.
 
+mod common;
+
+use common::have_tool;
 use portradar::collect::Families;
 use portradar::model::{EventsSummary, Forecast};
 use portradar::output::metrics::{RefreshStatus, render};
@@ -81,22 +84,6 @@ fn unknown(used: &BTreeSet<String>, served: &BTreeSet<String>) -> Vec<String> {
     used.difference(served).cloned().collect()
 }
 
-/// Whether promtool runs; without it the check skips, except under CI.
-fn have_promtool(test: &str) -> bool {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test} needs promtool (Debian package prometheus) and CI must not skip it"
-        );
-        eprintln!("SKIPPED {test}: promtool not found (Debian package prometheus)");
-    }
-    found
-}
-
 fn promtool(args: &[&str]) {
     let out = Command::new("promtool")
         .args(args)
@@ -134,7 +121,11 @@ fn the_rules_check_pass_their_tests_and_use_served_metrics() {
         .collect();
     assert!(used.contains("portradar_destination_headroom_ports"));
     assert_eq!(unknown(&used, &served()), Vec::<String>::new());
-    if have_promtool("the_rules_check_pass_their_tests_and_use_served_metrics") {
+    if have_tool(
+        "promtool",
+        "prometheus",
+        "the_rules_check_pass_their_tests_and_use_served_metrics",
+    ) {
         promtool(&["check", "rules", "prometheus-rules.yml"]);
         promtool(&["test", "rules", "prometheus-rules.test.yml"]);
     }

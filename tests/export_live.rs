@@ -8,7 +8,7 @@
 mod common;
 
 use common::netns::Netns;
-use common::portradar_json;
+use common::{have_tool, portradar_json};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -113,24 +113,6 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Whether `tool` runs; without it the test skips, except under CI.
-fn have(tool: &str, test: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test} needs {tool} (Debian package prometheus) and CI must not skip it"
-        );
-        eprintln!("SKIPPED {test}: {tool} not found (Debian package prometheus)");
-    }
-    found
-}
-
 /// A destination of this test's own: a listener and a connection to it, kept open.
 fn own_destination() -> (TcpListener, TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
@@ -141,7 +123,7 @@ fn own_destination() -> (TcpListener, TcpStream, TcpStream) {
 
 #[test]
 fn promtool_accepts_the_exposition() {
-    if !have("promtool", "promtool_accepts_the_exposition") {
+    if !have_tool("promtool", "prometheus", "promtool_accepts_the_exposition") {
         return;
     }
     let _dest = own_destination();
@@ -324,7 +306,7 @@ impl Drop for TempDir {
 #[test]
 fn prometheus_scrapes_the_exporter_and_its_api_returns_the_same_values() {
     let test = "prometheus_scrapes_the_exporter";
-    if !have("prometheus", test) {
+    if !have_tool("prometheus", "prometheus", test) {
         return;
     }
     let Some(ns) = Netns::for_test("export_prom") else {
