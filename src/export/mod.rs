@@ -41,17 +41,17 @@ pub struct Options {
 /// Why the exporter stopped.
 #[derive(Debug, Error)]
 pub enum ExportError {
-    #[error("listening on {addr}: {source}")]
+    #[error("listening on {addr}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Textfile {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("starting the {what} thread: {source}")]
+    #[error("starting the {what} thread")]
     Thread {
         what: &'static str,
         source: std::io::Error,
