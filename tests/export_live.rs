@@ -26,7 +26,8 @@ struct Exporter {
 }
 
 impl Exporter {
-    /// Starts `portradar export ARGS`; with `--listen`, waits for the line saying where it serves.
+    /// Starts `portradar export ARGS`; when it serves HTTP (with `--listen`, or without `--textfile`),
+    /// waits for the line saying where.
     fn start(args: &[&str]) -> Exporter {
         let mut child = Command::new(env!("CARGO_BIN_EXE_portradar"))
             .arg("export")
@@ -35,7 +36,8 @@ impl Exporter {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start portradar export");
-        let addr = args.contains(&"--listen").then(|| {
+        let serves = args.contains(&"--listen") || !args.contains(&"--textfile");
+        let addr = serves.then(|| {
             let stderr = child.stderr.take().expect("stderr");
             let mut line = String::new();
             BufReader::new(stderr)
@@ -52,7 +54,7 @@ impl Exporter {
     }
 
     fn addr(&self) -> SocketAddr {
-        self.addr.expect("started with --listen")
+        self.addr.expect("serving HTTP")
     }
 }
 
@@ -230,6 +232,24 @@ fn headroom_gauge_equals_the_snapshot_free() {
         sample(&text, "portradar_local_port_range_ports"),
         Some(f64::from(HIGH - LOW + 1))
     );
+}
+
+#[test]
+fn it_listens_on_loopback_port_9870_unless_told() {
+    let Some(ns) = Netns::for_test("export_default") else {
+        return;
+    };
+    let exporter = Exporter::start(&["-N", &ns.name]);
+    assert_eq!(exporter.addr(), LISTEN.parse().unwrap());
+    let (code, body) = ns
+        .run(|| get(exporter.addr(), "/metrics", Duration::from_secs(10)))
+        .expect("scrape");
+    assert_eq!(code, 200);
+    assert!(body.ends_with(END));
+    let (code, _) = ns
+        .run(|| get(exporter.addr(), "/", Duration::from_secs(10)))
+        .expect("GET /");
+    assert_eq!(code, 404);
 }
 
 /// `query` percent-encoded for a URL.
