@@ -1,5 +1,5 @@
 //! The deployment assets against what the exporter serves: the Prometheus rules pass
-//! `promtool check rules` and their unit tests, the Grafana dashboard parses and shows every metric
+//! `promtool check rules` and their unit tests, the Grafana dashboard parses, its queries parse, and it shows every metric
 //! served (and no other), the systemd unit and the Kubernetes DaemonSet parse and say what the
 //! exporter needs (its command line, the host's network, the capabilities of the events, the port).
 //!
@@ -137,6 +137,7 @@ fn the_dashboard_shows_every_served_metric_and_no_other() {
     assert_eq!(doc["uid"], "portradar");
     let panels = doc["panels"].as_array().expect("panels");
     let mut used = BTreeSet::new();
+    let mut exprs = Vec::new();
     for panel in panels {
         let targets = panel["targets"].as_array().expect("targets");
         assert!(
@@ -145,7 +146,9 @@ fn the_dashboard_shows_every_served_metric_and_no_other() {
             panel["title"]
         );
         for t in targets {
-            used.extend(metric_names(t["expr"].as_str().expect("expr")));
+            let expr = t["expr"].as_str().expect("expr");
+            used.extend(metric_names(expr));
+            exprs.push(expr.replace("$instance", ".+"));
         }
     }
     for variable in doc["templating"]["list"].as_array().expect("variables") {
@@ -160,6 +163,27 @@ fn the_dashboard_shows_every_served_metric_and_no_other() {
         Vec::<String>::new(),
         "served but not shown"
     );
+    // promtool parses every query, as recording rules (JSON is YAML).
+    if have_tool(
+        "promtool",
+        "prometheus",
+        "the_dashboard_shows_every_served_metric_and_no_other",
+    ) {
+        let rules: Vec<Value> = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, expr)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": expr}))
+            .collect();
+        let file = std::env::temp_dir().join(format!(
+            "portradar-dashboard-{}.rules.yml",
+            std::process::id()
+        ));
+        let doc = serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]});
+        std::fs::write(&file, doc.to_string()).unwrap();
+        let path = file.to_str().expect("utf-8 temp dir").to_string();
+        promtool(&["check", "rules", &path]);
+        std::fs::remove_file(&file).unwrap();
+    }
 }
 
 /// The `[Section]` `Key=value` pairs of a systemd unit, comments left out.
