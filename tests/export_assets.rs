@@ -1,7 +1,8 @@
 //! The deployment assets against what the exporter serves: the Prometheus rules pass
-//! `promtool check rules` and their unit tests, the Grafana dashboard parses, its queries parse, and it shows every metric
-//! served (and no other), the systemd unit and the Kubernetes DaemonSet parse and say what the
-//! exporter needs (its command line, the host's network, the capabilities of the events, the port).
+//! `promtool check rules` and their unit tests; the Grafana dashboard parses, its queries parse, and
+//! it shows every metric served (and no other); the systemd unit and the Kubernetes DaemonSet parse
+//! and say what the exporter needs (its command line, the host's network, the capabilities of the
+//! events, the port).
 //!
 //! The promtool checks skip without the Debian package `prometheus`, and fail under CI=true.
 
