@@ -1,7 +1,9 @@
 //! The Prometheus exposition of a snapshot (`portradar export`): a registry of the `portradar_*`
 //! metrics built from one [`Snapshot`] and how its refresh went, and that registry as the Prometheus
 //! text format (0.0.4). Pure: no I/O, a new registry per snapshot, so a destination that left the
-//! top K leaves the exposition with it.
+//! top K leaves the exposition with it. Families come out in a fixed order and so do their series
+//! (destinations most ports used first, states in kernel order), so one exposition compares with
+//! the next line by line.
 //!
 //! Per destination (the top K by ports used) the labels are `src`, `dst` and `dport`. Headroom is
 //! per local address, so `portradar_destination_headroom_ports` has one series per address; the
@@ -10,14 +12,15 @@
 
 use crate::model::{Destination, Snapshot};
 use crate::socket::TcpState;
-use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::info::Info;
-use prometheus_client::registry::{Metric, Registry};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, prometheus_text,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use std::fmt::Debug;
 use std::net::IpAddr;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 /// The `Content-Type` of the exposition.
@@ -75,8 +78,71 @@ struct VersionLabel {
     version: &'static str,
 }
 
-type IntGauge = Gauge;
-type FloatGauge = Gauge<f64, AtomicU64>;
+/// The label set of a series without labels.
+type NoLabels = [(&'static str, &'static str); 0];
+
+type Int = ConstGauge<i64>;
+type Float = ConstGauge<f64>;
+type Count = ConstCounter<u64>;
+
+/// One metric family whose series encode in the order they were added (prometheus-client's own
+/// `Family` keeps them in a hash map). A family without series is left out.
+#[derive(Debug)]
+struct Series<L, M> {
+    name: &'static str,
+    help: &'static str,
+    series: Vec<(L, M)>,
+}
+
+impl<L, M> Series<L, M>
+where
+    L: EncodeLabelSet + Debug + Send + Sync + 'static,
+    M: EncodeMetric + Debug + Send + Sync + 'static,
+{
+    fn new(name: &'static str, help: &'static str) -> Self {
+        Series {
+            name,
+            help,
+            series: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: L, metric: M) {
+        self.series.push((labels, metric));
+    }
+
+    fn register(self, r: &mut Registry) {
+        r.register_collector(Box::new(self));
+    }
+}
+
+impl<L, M> Collector for Series<L, M>
+where
+    L: EncodeLabelSet + Debug + Send + Sync + 'static,
+    M: EncodeMetric + Debug + Send + Sync + 'static,
+{
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some((_, first)) = self.series.first() else {
+            return Ok(());
+        };
+        let help = format!("{}.", self.help);
+        let mut family = encoder.encode_descriptor(self.name, &help, None, first.metric_type())?;
+        for (labels, metric) in &self.series {
+            metric.encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Registers a family of one series without labels.
+fn single<M>(r: &mut Registry, name: &'static str, help: &'static str, metric: M)
+where
+    M: EncodeMetric + Debug + Send + Sync + 'static,
+{
+    let mut series = Series::new(name, help);
+    series.add(NoLabels::default(), metric);
+    series.register(r);
+}
 
 /// The exposition of `snap` as Prometheus text, ending with [`END`].
 pub fn render(snap: &Snapshot, status: &RefreshStatus, top: usize) -> String {
@@ -99,110 +165,100 @@ pub fn registry(snap: &Snapshot, status: &RefreshStatus, top: usize) -> Registry
     r
 }
 
-/// Registers `metric` and hands it back to be filled in.
-fn add<M: Metric + Clone + Default>(r: &mut Registry, name: &str, help: &str) -> M {
-    let metric = M::default();
-    r.register(name, help, metric.clone());
-    metric
-}
-
 fn destinations(r: &mut Registry, snap: &Snapshot, top: usize) {
-    type Gauges<G> = Family<DestinationLabels, G>;
-    let headroom: Gauges<IntGauge> = add(
-        r,
+    let mut headroom = Series::new(
         "destination_headroom_ports",
         "Further connect() calls from src to dst:dport that can succeed now: free ports of the \
          ephemeral range for this local address and destination",
     );
-    let used: Gauges<IntGauge> = add(
-        r,
+    let mut used = Series::new(
         "destination_ports_used",
         "Distinct local ports of the ephemeral range used toward dst:dport",
     );
-    let time_wait: Gauges<IntGauge> = add(
-        r,
+    let mut time_wait = Series::new(
         "destination_time_wait_sockets",
         "Outbound sockets in TIME_WAIT toward dst:dport",
     );
-    let rate: Gauges<FloatGauge> = add(
-        r,
+    let mut rate = Series::new(
         "destination_new_connections_per_second",
         "New connections per second toward dst:dport, smoothed over the last refreshes",
     );
-    let sustainable: Gauges<FloatGauge> = add(
-        r,
+    let mut sustainable = Series::new(
         "destination_sustainable_per_second",
         "Highest rate of short-lived connections toward dst:dport that its ports can keep up \
          forever (usable ports over the TIME_WAIT hold)",
     );
-    let exhaustion: Gauges<FloatGauge> = add(
-        r,
+    let mut exhaustion = Series::new(
         "destination_exhaustion_seconds",
         "Seconds until connect() toward dst:dport runs out of ports at the current rate; absent \
          while the rate is sustainable",
     );
-    let destinations: IntGauge = add(
-        r,
-        "destinations",
-        "Destinations with outbound connections, all of them (the per-destination metrics cover \
-         the top K by ports used)",
-    );
-    destinations.set(snap.destinations.len() as i64);
     for d in snap.destinations.iter().take(top) {
         for h in &d.headroom {
-            headroom
-                .get_or_create(&DestinationLabels::new(h.local_ip, d))
-                .set(i64::from(h.free));
+            let labels = DestinationLabels::new(h.local_ip, d);
+            headroom.add(labels, Int::new(i64::from(h.free)));
         }
         let Some(tightest) = d.tightest() else {
             continue;
         };
-        let labels = DestinationLabels::new(tightest.local_ip, d);
-        used.get_or_create(&labels).set(i64::from(d.ports_in_range));
-        time_wait
-            .get_or_create(&labels)
-            .set(i64::from(d.time_wait()));
+        let labels = || DestinationLabels::new(tightest.local_ip, d);
+        used.add(labels(), Int::new(i64::from(d.ports_in_range)));
+        time_wait.add(labels(), Int::new(i64::from(d.time_wait())));
         if let Some(per_s) = d.new_per_s {
-            rate.get_or_create(&labels).set(per_s);
+            rate.add(labels(), Float::new(per_s));
         }
         if let Some(f) = &d.forecast {
-            sustainable.get_or_create(&labels).set(f.sustainable_per_s);
+            sustainable.add(labels(), Float::new(f.sustainable_per_s));
             if let Some(s) = f.exhausted_in_s {
-                exhaustion.get_or_create(&labels).set(s);
+                exhaustion.add(labels(), Float::new(s));
             }
         }
     }
+    headroom.register(r);
+    used.register(r);
+    time_wait.register(r);
+    rate.register(r);
+    sustainable.register(r);
+    exhaustion.register(r);
+    single(
+        r,
+        "destinations",
+        "Destinations with outbound connections, all of them (the per-destination metrics cover \
+         the top K by ports used)",
+        Int::new(snap.destinations.len() as i64),
+    );
 }
 
 fn host(r: &mut Registry, snap: &Snapshot, status: &RefreshStatus) {
-    let sockets: Family<StateLabel, IntGauge> = add(r, "sockets", "TCP sockets by state");
+    let mut sockets = Series::new("sockets", "TCP sockets by state");
     for state in TcpState::ALL {
-        sockets
-            .get_or_create(&StateLabel {
+        let n = i64::from(snap.totals.get(state));
+        sockets.add(
+            StateLabel {
                 state: state.name(),
-            })
-            .set(i64::from(snap.totals.get(state)));
+            },
+            Int::new(n),
+        );
     }
+    sockets.register(r);
     let range = snap.settings.port_range;
-    let size: IntGauge = add(
+    single(
         r,
         "local_port_range_ports",
         "Ports of the ephemeral range (net.ipv4.ip_local_port_range)",
+        Int::new(i64::from(range.size())),
     );
-    size.set(i64::from(range.size()));
-    let reserved: IntGauge = add(
+    let reserved = (range.low..=range.high)
+        .filter(|p| snap.settings.is_reserved(*p))
+        .count();
+    single(
         r,
         "reserved_ports",
         "Ports of the ephemeral range that connect() skips as reserved \
          (net.ipv4.ip_local_reserved_ports)",
+        Int::new(reserved as i64),
     );
-    reserved.set(
-        (range.low..=range.high)
-            .filter(|p| snap.settings.is_reserved(*p))
-            .count() as i64,
-    );
-    let freeing: Family<WithinLabel, IntGauge> = add(
-        r,
+    let mut freeing = Series::new(
         "time_wait_freeing_ports",
         "TIME_WAIT sockets whose timer ends within 10, 30 or 60 seconds",
     );
@@ -212,45 +268,41 @@ fn host(r: &mut Registry, snap: &Snapshot, status: &RefreshStatus) {
         ("30s", tw.freeing_30s),
         ("60s", tw.freeing_60s),
     ] {
-        freeing
-            .get_or_create(&WithinLabel { within })
-            .set(i64::from(n));
+        freeing.add(WithinLabel { within }, Int::new(i64::from(n)));
     }
-    let took: FloatGauge = add(
+    freeing.register(r);
+    single(
         r,
         "refresh_duration_seconds",
         "How long the latest refresh (settings, socket dump, aggregation) took",
+        Float::new(status.took.as_secs_f64()),
     );
-    took.set(status.took.as_secs_f64());
-    let failures: Counter = add(
+    single(
         r,
         "refresh_failures",
         "Refreshes that failed since the exporter started (the exposition keeps the last good one)",
+        Count::new(status.failures),
     );
-    failures.inc_by(status.failures);
-    let taken: FloatGauge = add(
+    single(
         r,
         "snapshot_timestamp_seconds",
         "Unix time of the snapshot the exposition shows",
+        Float::new(unix_seconds(snap.meta.taken_at)),
     );
-    taken.set(unix_seconds(snap.meta.taken_at));
     if let Some(read_at) = snap.meta.bind_side_read_at {
-        let age: FloatGauge = add(
+        let age = snap.meta.taken_at.duration_since(read_at);
+        single(
             r,
             "bind_side_age_seconds",
             "Age of the bind side (bound-only sockets, explicit binds) when the snapshot was \
              taken: read every refresh while cheap, every 10 s on large hosts",
+            Float::new(age.unwrap_or_default().as_secs_f64()),
         );
-        let since = snap.meta.taken_at.duration_since(read_at);
-        age.set(since.unwrap_or_default().as_secs_f64());
     }
-    r.register(
-        "build",
-        "The portradar version serving these metrics",
-        Info::new(VersionLabel {
-            version: env!("CARGO_PKG_VERSION"),
-        }),
-    );
+    let mut build = Series::new("build_info", "The portradar version serving these metrics");
+    let version = env!("CARGO_PKG_VERSION");
+    build.add(VersionLabel { version }, Int::new(1));
+    build.register(r);
 }
 
 /// The connect() failures the allocator events saw, when they are watched.
@@ -258,32 +310,30 @@ fn events(r: &mut Registry, snap: &Snapshot, top: usize) {
     let Some(events) = &snap.events else {
         return;
     };
-    let total: Counter = add(
+    single(
         r,
         "connect_failures",
         "connect() calls that found no free local port, seen by the allocator events",
+        Count::new(events.failures),
     );
-    total.inc_by(events.failures);
-    let lost: Counter = add(
+    single(
         r,
         "events_lost",
         "Allocator events the kernel dropped before portradar read them (failure counts are at \
          least what they show)",
+        Count::new(events.lost),
     );
-    lost.inc_by(events.lost);
-    let per_destination: Family<DestinationLabels, Counter> = add(
-        r,
+    let mut per_destination = Series::new(
         "destination_connect_failures",
         "connect() calls toward dst:dport that found no free local port, seen by the allocator \
          events",
     );
     for d in snap.destinations.iter().take(top) {
         if let (Some(n), Some(h)) = (d.connect_failures, d.tightest()) {
-            per_destination
-                .get_or_create(&DestinationLabels::new(h.local_ip, d))
-                .inc_by(n);
+            per_destination.add(DestinationLabels::new(h.local_ip, d), Count::new(n));
         }
     }
+    per_destination.register(r);
 }
 
 fn unix_seconds(t: SystemTime) -> f64 {
@@ -357,6 +407,22 @@ mod tests {
         // Rates and forecasts need a second refresh: no series yet, and no bind side from a test.
         assert!(lines(&text, "portradar_destination_new_connections_per_second").is_empty());
         assert!(!text.contains("portradar_bind_side_age_seconds"));
+    }
+
+    #[test]
+    fn series_come_in_a_fixed_order() {
+        let snap = two_destinations();
+        let text = render(&snap, &RefreshStatus::default(), 20);
+        assert_eq!(text, render(&snap, &RefreshStatus::default(), 20));
+        let position = |needle: &str| text.find(needle).expect(needle);
+        assert!(position(r#"dport="80"} 6"#) < position(r#"dport="443"} 8"#));
+        let states: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("portradar_sockets{state=\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        let kernel_order: Vec<&str> = TcpState::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(states, kernel_order);
     }
 
     #[test]
