@@ -47,6 +47,8 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Stream allocator events as they happen: ports picked, bound connects, failed port searches.
     Events(EventsArgs),
+    /// Serve Prometheus metrics on /metrics, or write them for node_exporter's textfile collector.
+    Export(ExportArgs),
     /// Print a shell completion script (bash, zsh or fish) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout: `portradar man | man -l -`.
@@ -146,6 +148,31 @@ pub struct EventsArgs {
     #[command(flatten)]
     pub scope: SocketScope,
     /// Filter expression (addresses and ports of the event's ends).
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `export`: where the metrics go, how many destinations, how often.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Serve GET /metrics on ADDR:PORT [default: 127.0.0.1:9870 unless --textfile is given alone].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Rewrite this file (node_exporter's textfile collector, *.prom) after every refresh,
+    /// atomically.
+    #[arg(long, value_name = "PATH")]
+    pub textfile: Option<std::path::PathBuf>,
+    /// Export the K destinations that use the most ports.
+    #[arg(long, value_name = "K", default_value_t = portradar::output::metrics::DEFAULT_TOP,
+          value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top: u16,
+    /// Refresh interval in milliseconds, 100 to 3600000.
+    #[arg(long, value_name = "MS", default_value_t = 5000, value_parser = interval_ms,
+          allow_negative_numbers = true)]
+    pub interval: u64,
+    #[command(flatten)]
+    pub scope: SocketScope,
+    /// Filter expression (ss style): only the sockets it matches are exported.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }

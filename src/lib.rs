@@ -9,6 +9,7 @@
 
 pub mod collect;
 pub mod events;
+pub mod export;
 pub mod filter;
 pub mod model;
 pub mod output;

@@ -1,10 +1,11 @@
-//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `events`, `completions` and `man`, each
+//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `events`, `export`, `completions` and `man`, each
 //! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
 //! writing to stdout. Errors go up as they are; `exit` tells usage errors from failures.
 
 mod completions;
 mod dashboard;
 mod events;
+mod export;
 mod man;
 mod snapshot;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Man) => man::run(),
         Some(Command::Events(args)) => events::run(&args),
+        Some(Command::Export(args)) => export::run(&args),
     }
 }
 

@@ -115,7 +115,7 @@ fn tell_fallback(snap: &Snapshot) -> bool {
 
 /// A flag set by SIGINT or SIGTERM, so a watch ends after a whole snapshot; a second signal
 /// terminates at once.
-fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
+pub(super) fn stop_on_signals() -> io::Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&flag))?;

@@ -32,6 +32,13 @@ pub struct Destination {
     /// New connections seen since the previous refresh (the input of `new_per_s`).
     #[serde(skip)]
     pub new_since_last: u32,
+    /// connect() calls toward it that found no free port, from the allocator events when they are
+    /// watched; `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_failures: Option<u64>,
+    /// Ports the kernel picked toward it, from the allocator events when they are watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picks: Option<u64>,
 }
 
 impl Destination {
@@ -147,6 +154,8 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
         forecast: None,
         pointer: None,
         new_since_last: acc.new,
+        connect_failures: None,
+        picks: None,
     }
 }
 

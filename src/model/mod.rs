@@ -115,6 +115,21 @@ pub struct Snapshot {
     pub allocations: Allocations,
     /// Seconds since the previous refresh fed to the same [`History`], if any.
     pub elapsed_s: Option<f64>,
+    /// What the allocator events saw, when a live mode watches them; `None` otherwise.
+    pub events: Option<EventsSummary>,
+}
+
+/// The allocator events seen since a live mode started watching them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsSummary {
+    /// Where the events come from.
+    pub source: String,
+    /// Ports the kernel picked for connect().
+    pub picks: u64,
+    /// connect() calls that found no free port.
+    pub failures: u64,
+    /// Events the kernel dropped before portradar read them.
+    pub lost: u64,
 }
 
 /// How a socket relates to this host's services.
@@ -243,6 +258,7 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
         time_wait: TimeWaitSummary::build(input.records),
         allocations,
         elapsed_s,
+        events: None,
         settings: settings.clone(),
         totals,
         meta,

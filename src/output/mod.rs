@@ -1,7 +1,8 @@
-//! Output: a [`Snapshot`](crate::model::Snapshot) rendered as JSON, as aligned tables, or as a short
-//! summary. Pure text building; the binary writes it.
+//! Output: a [`Snapshot`](crate::model::Snapshot) rendered as JSON, as aligned tables, as a short
+//! summary, or as Prometheus metrics. Pure text building; the binary writes it.
 
 pub mod json;
+pub mod metrics;
 pub mod summary;
 pub mod table;
 mod timefmt;

@@ -114,6 +114,8 @@ mod tests {
             }),
             pointer: None,
             new_since_last: 0,
+            connect_failures: None,
+            picks: None,
         }
     }
 

@@ -91,3 +91,20 @@ pub fn serve_until_eof(listener: &std::net::TcpListener, stop: &std::sync::atomi
         }
     }
 }
+
+/// Whether `tool` runs (`tool --version`). Without it the test prints a skip note naming the Debian
+/// `package` and returns false; under CI (`CI=true`) a missing tool fails the test instead.
+pub fn have_tool(tool: &str, package: &str, test: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test} needs {tool} (Debian package {package}) and CI must not skip it"
+        );
+        eprintln!("SKIPPED {test}: {tool} not found (Debian package {package})");
+    }
+    found
+}
