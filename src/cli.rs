@@ -47,6 +47,10 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Stream allocator events as they happen: ports picked, bound connects, failed port searches.
     Events(EventsArgs),
+    /// Append a snapshot of the socket table to FILE every interval: a recording to replay.
+    Record(RecordArgs),
+    /// The dashboard over a recording, with keys to pause, step, jump and change speed.
+    Replay(ReplayArgs),
     /// Print a shell completion script (bash, zsh or fish) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout: `portradar man | man -l -`.
@@ -69,7 +73,45 @@ pub struct DashboardArgs {
     /// TERM=linux).
     #[arg(long)]
     pub ascii: bool,
+    /// Record every refresh to FILE as well (appending to a recording there).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
     /// Filter expression (ss style).
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `record`: where, how often, how long.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The recording: created, or continued when it is one from the same host, namespace and
+    /// families.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Refresh interval in milliseconds, 100 to 3600000.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = interval_ms,
+          allow_negative_numbers = true)]
+    pub interval: u64,
+    /// Stop after S seconds (default: at SIGINT or SIGTERM).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
+    #[command(flatten)]
+    pub scope: SocketScope,
+}
+
+/// `replay`: the recording, and how to draw.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording made by `portradar record` or `portradar --record`.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// No colours (the NO_COLOR variable does the same).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Draw the dial with plain characters, no braille.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Filter expression (ss style), applied to the recorded table.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -125,6 +167,14 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub watch: Option<u64>,
+    /// Read the snapshot from a recording instead of the kernel (with --watch: play it, printing
+    /// its state every MS of recorded time, as fast as it prints).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<std::path::PathBuf>,
+    /// The time in the recording: RFC 3339 or +SECONDS from its start (default: its end; with
+    /// --watch, its start).
+    #[arg(long, value_name = "TIME", requires = "from", allow_hyphen_values = true)]
+    pub at: Option<String>,
     /// Stop after N refreshes (with --watch).
     #[arg(long, value_name = "N", requires = "watch",
           value_parser = clap::value_parser!(u64).range(1..))]

@@ -6,6 +6,8 @@ mod completions;
 mod dashboard;
 mod events;
 mod man;
+mod record;
+mod replay;
 mod snapshot;
 
 use crate::cli::{Cli, Command, SocketScope};
@@ -22,6 +24,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Completions(args)) => completions::run(args.shell),
         Some(Command::Man) => man::run(),
         Some(Command::Events(args)) => events::run(&args),
+        Some(Command::Record(args)) => record::run(&args),
+        Some(Command::Replay(args)) => replay::run(&args),
     }
 }
 

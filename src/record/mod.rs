@@ -10,6 +10,7 @@ mod moment;
 mod player;
 mod reader;
 mod recorded;
+pub mod when;
 mod writer;
 
 pub use codec::DecodeError;
@@ -17,7 +18,7 @@ pub use format::Host;
 pub use moment::Moment;
 pub use player::Player;
 pub use reader::{Recording, Truncation};
-pub use recorded::Recorded;
+pub use recorded::{Recorded, Scope};
 pub use writer::{Opened, Writer};
 
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub enum RecordError {
         theirs: String,
         ours: String,
     },
+    #[error("reading the kernel's settings: {0}")]
+    Settings(#[from] crate::collect::CollectError),
     #[error("{} holds no table yet", path.display())]
     Empty { path: PathBuf },
 }

@@ -1,11 +1,13 @@
 //! [`Recorded`]: a live refresher that also appends every table it reads to a recording, so the
 //! dashboard records while it runs (`--record`) and `portradar record` is a loop over it.
 
-use super::{Moment, RecordError, Writer};
+use super::{Host, Moment, Opened, RecordError, Writer};
+use crate::collect::{Families, sysctl};
 use crate::filter::Filter;
 use crate::model::Snapshot;
 use crate::refresh::{Refresh, Refresher};
 use crate::socket::SockRecord;
+use std::path::Path;
 
 /// A refresher and the recording it appends to.
 pub struct Recorded {
@@ -14,12 +16,33 @@ pub struct Recorded {
     writer: Option<Writer>,
 }
 
+/// What a recording is of: which namespace (its label), which families, how often.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub netns: Option<String>,
+    pub families: Families,
+    pub interval_ms: u64,
+    pub filter: Option<Filter>,
+}
+
 impl Recorded {
-    pub fn new(refresher: Refresher, writer: Writer) -> Recorded {
-        Recorded {
+    /// A refresher of `scope` (in the namespace already entered) recording to `path`.
+    pub fn open(path: &Path, scope: Scope) -> Result<(Recorded, Opened), RecordError> {
+        let host = Host {
+            hostname: sysctl::hostname(),
+            netns: scope.netns.clone(),
+            families: scope.families,
+            interval_ms: scope.interval_ms,
+            portradar: env!("CARGO_PKG_VERSION").to_string(),
+            settings: sysctl::read_settings()?,
+        };
+        let (writer, opened) = Writer::open(path, &host)?;
+        let refresher = Refresher::new(scope.netns, scope.families, scope.filter);
+        let recorded = Recorded {
             refresher,
             writer: Some(writer),
-        }
+        };
+        Ok((recorded, opened))
     }
 
     /// One refresh, recorded. A failure to write is returned with the snapshot, and stops the

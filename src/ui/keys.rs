@@ -19,6 +19,19 @@ pub enum Action {
     ToggleFreeze,
     LongerInterval,
     ShorterInterval,
+    /// Replay only.
+    Replay(ReplayAction),
+}
+
+/// What a replay key asks of the player.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayAction {
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    Slower,
+    Faster,
 }
 
 /// One line of key help: the keys, a word for the footer, a sentence for the help overlay.
@@ -29,7 +42,7 @@ pub struct KeyHelp {
 }
 
 /// Every key, in the order the footer shows them (it drops the last ones first).
-pub const KEYS: [KeyHelp; 10] = [
+pub const KEYS: [KeyHelp; 13] = [
     KeyHelp {
         keys: "q",
         short: "quit",
@@ -80,6 +93,21 @@ pub const KEYS: [KeyHelp; 10] = [
         short: "interval",
         long: "longer or shorter refresh interval",
     },
+    KeyHelp {
+        keys: "←→",
+        short: "step",
+        long: "replay: one table back or forward (space pauses and plays)",
+    },
+    KeyHelp {
+        keys: "[]",
+        short: "minute",
+        long: "replay: jump a minute back or forward",
+    },
+    KeyHelp {
+        keys: "<>",
+        short: "speed",
+        long: "replay: slower or faster",
+    },
 ];
 
 /// True for Ctrl-C, which quits from anywhere (raw mode turns it into a key).
@@ -113,6 +141,12 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') => Action::ToggleFreeze,
         KeyCode::Char('+' | '=') => Action::LongerInterval,
         KeyCode::Char('-' | '_') => Action::ShorterInterval,
+        KeyCode::Left => Action::Replay(ReplayAction::StepBack),
+        KeyCode::Right => Action::Replay(ReplayAction::StepForward),
+        KeyCode::Char('[') => Action::Replay(ReplayAction::JumpBack),
+        KeyCode::Char(']') => Action::Replay(ReplayAction::JumpForward),
+        KeyCode::Char('<' | ',') => Action::Replay(ReplayAction::Slower),
+        KeyCode::Char('>' | '.') => Action::Replay(ReplayAction::Faster),
         _ => return None,
     };
     Some(action)
