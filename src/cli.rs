@@ -173,7 +173,12 @@ pub struct SnapshotArgs {
     pub from: Option<std::path::PathBuf>,
     /// The time in the recording: RFC 3339 or +SECONDS from its start (default: its end; with
     /// --watch, its start).
-    #[arg(long, value_name = "TIME", requires = "from", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "from",
+        allow_hyphen_values = true
+    )]
     pub at: Option<String>,
     /// Stop after N refreshes (with --watch).
     #[arg(long, value_name = "N", requires = "watch",

@@ -105,9 +105,11 @@ impl Moment {
         optional(e, self.listen_ports != prev.listen_ports, |e| {
             e.ports(&self.listen_ports)
         });
-        optional(e, self.explicit_bind_ports != prev.explicit_bind_ports, |e| {
-            e.ports(&self.explicit_bind_ports)
-        });
+        optional(
+            e,
+            self.explicit_bind_ports != prev.explicit_bind_ports,
+            |e| e.ports(&self.explicit_bind_ports),
+        );
         let dt = elapsed_ms(prev.taken_at, self.taken_at);
         let (mut removed, mut added, mut changed) = (Vec::new(), Vec::new(), Enc::default());
         let mut changes = 0u64;
@@ -255,10 +257,20 @@ pub fn settings(e: &mut Enc, s: &KernelSettings) {
     e.u8(s.tcp_tw_reuse);
     e.var(u64::from(s.tcp_tw_reuse_delay_ms));
     e.var(u64::from(s.tcp_fin_timeout));
-    for v in [s.tcp_max_tw_buckets, s.file_nr[0], s.file_nr[1], s.file_nr[2]] {
+    for v in [
+        s.tcp_max_tw_buckets,
+        s.file_nr[0],
+        s.file_nr[1],
+        s.file_nr[2],
+    ] {
         e.var(v);
     }
-    for v in [s.file_max, s.nr_open, s.rlimit_nofile[0], s.rlimit_nofile[1]] {
+    for v in [
+        s.file_max,
+        s.nr_open,
+        s.rlimit_nofile[0],
+        s.rlimit_nofile[1],
+    ] {
         e.var(v);
     }
     e.str(&s.kernel_release);

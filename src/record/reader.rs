@@ -155,7 +155,9 @@ impl Recording {
 
     /// The last table taken at or before `at`; the first when `at` is earlier.
     pub fn index_at(&self, at: SystemTime) -> usize {
-        self.tables.partition_point(|e| e.at <= at).saturating_sub(1)
+        self.tables
+            .partition_point(|e| e.at <= at)
+            .saturating_sub(1)
     }
 
     /// The keyframe at or before table `i`.

@@ -92,14 +92,24 @@ mod tests {
     #[test]
     fn times_parse_as_written_and_round_trip_the_output_format() {
         let start = UNIX_EPOCH + Duration::from_secs(1_000);
-        assert_eq!(parse("+2.5", start), Ok(start + Duration::from_millis(2500)));
+        assert_eq!(
+            parse("+2.5", start),
+            Ok(start + Duration::from_millis(2500))
+        );
         let t = UNIX_EPOCH + Duration::from_millis(1_796_196_600_123);
         assert_eq!(parse(&format(t), start), Ok(t));
         assert_eq!(
             parse("2026-12-02T08:30:00+01:00", start),
             parse("2026-12-02T07:30:00Z", start)
         );
-        for bad in ["", "+x", "+-1", "2026-12-02", "2026-13-02T07:30:00Z", "yesterday"] {
+        for bad in [
+            "",
+            "+x",
+            "+-1",
+            "2026-12-02",
+            "2026-13-02T07:30:00Z",
+            "yesterday",
+        ] {
             assert!(parse(bad, start).is_err(), "{bad}");
         }
     }

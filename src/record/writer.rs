@@ -18,7 +18,10 @@ use std::time::SystemTime;
 pub enum Opened {
     Created,
     /// An existing recording continues; `cut` bytes of a torn last frame were dropped.
-    Continued { tables: usize, cut: u64 },
+    Continued {
+        tables: usize,
+        cut: u64,
+    },
 }
 
 /// Appends tables to one recording.

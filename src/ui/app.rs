@@ -4,8 +4,8 @@
 
 use super::cursor::{Cursor, Move};
 use super::keys::{self, Action, ReplayAction};
-use super::panels::timeline::Timeline;
 use super::panels::Panel;
+use super::panels::timeline::Timeline;
 use super::prompt::{Prompt, PromptEvent};
 use super::recent::Recent;
 use super::sort::SortKey;

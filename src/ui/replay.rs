@@ -113,7 +113,11 @@ impl Feed for Transport {
                 self.stale = true;
             }
             Command::Pause(paused) => {
-                let at = if paused { self.shown_time() } else { self.now() };
+                let at = if paused {
+                    self.shown_time()
+                } else {
+                    self.now()
+                };
                 self.anchor = (Instant::now(), at);
                 self.playing = !paused;
             }
