@@ -472,3 +472,93 @@ fn decode_change(d: &mut Dec, r: &mut SockRecord) -> Result<(), DecodeError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::Endpoint;
+
+    /// A socket with every field set from `n`.
+    fn sock(n: u32, v6: bool) -> SockRecord {
+        let ip = if v6 { "fd00::1" } else { "10.0.0.1" };
+        let mut r = SockRecord::new(
+            Endpoint::new(ip.parse().unwrap(), 1000 + n as u16),
+            Endpoint::new(ip.parse().unwrap(), 443),
+            TcpState::TimeWait,
+        );
+        r.cookie = u64::from(n) * 7 + 3;
+        r.timer = TimerKind::Timewait;
+        r.expires_ms = 60_000 - n;
+        r.uid = n;
+        r.inode = n * 11;
+        r.retrans = (n % 3) as u8;
+        r.dev = BoundDev::from_kernel(n % 300);
+        r
+    }
+
+    fn moment(at_ms: u64, records: Vec<SockRecord>) -> Moment {
+        let mut settings = KernelSettings::with_range(1000, 2000);
+        settings.reserved_ports = vec![[1100, 1110]];
+        settings.file_nr = [at_ms, 0, 1 << 40];
+        Moment {
+            taken_at: UNIX_EPOCH + Duration::from_millis(at_ms),
+            source: Source::Netlink,
+            fallback: None,
+            filter: Some("state time-wait".into()),
+            bind_side_read_at: Some(UNIX_EPOCH + Duration::from_millis(at_ms - 5)),
+            settings,
+            records,
+            listen_ports: vec![22, 80],
+            explicit_bind_ports: vec![1500],
+        }
+    }
+
+    #[test]
+    fn a_keyframe_and_a_delta_give_the_moment_back() {
+        let first = moment(10_000, (0..300).map(|n| sock(n, n % 2 == 1)).collect());
+        let mut e = Enc::default();
+        first.encode_key(&mut e);
+        let back = Moment::decode_key(&mut Dec::new(&e.0), first.taken_at).unwrap();
+        assert_eq!(back, first);
+
+        // A second later: timers ran down (some a few ms off), sockets went and came, one changed
+        // state, one moved to another tuple under its cookie.
+        let mut next = first.clone();
+        next.taken_at += Duration::from_millis(1000);
+        next.records.retain(|r| r.cookie % 5 != 0);
+        for r in &mut next.records {
+            r.expires_ms = r.expires_ms - 1000 + (r.cookie % 3) as u32;
+        }
+        next.records[3].state = TcpState::Established;
+        next.records[4].remote.port = 8443;
+        next.records.push(sock(1000, true));
+        next.listen_ports.push(8080);
+        next.settings.file_nr[0] += 1;
+        let mut e = Enc::default();
+        next.encode_delta(&first, &mut e)
+            .expect("cookies key the delta");
+        let mut applied = first.clone();
+        applied
+            .apply_delta(&mut Dec::new(&e.0), next.taken_at)
+            .unwrap();
+        assert_eq!(applied, next);
+
+        // No cookies (procfs): only a keyframe says it.
+        let mut procfs = next.clone();
+        procfs.records.iter_mut().for_each(|r| r.cookie = 0);
+        assert!(procfs.encode_delta(&next, &mut Enc::default()).is_none());
+    }
+
+    #[test]
+    fn bad_bodies_are_errors() {
+        let first = moment(10_000, (0..20).map(|n| sock(n, false)).collect());
+        let mut e = Enc::default();
+        first.encode_key(&mut e);
+        for cut in 0..e.0.len() {
+            assert!(Moment::decode_key(&mut Dec::new(&e.0[..cut]), first.taken_at).is_err());
+        }
+        let mut junk = e.0.clone();
+        junk[0] = 9;
+        assert!(Moment::decode_key(&mut Dec::new(&junk), first.taken_at).is_err());
+    }
+}

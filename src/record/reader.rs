@@ -95,10 +95,7 @@ impl Recording {
         let mut host = None;
         let mut tables = Vec::new();
         let mut checked = Vec::new();
-        loop {
-            let Some(entry) = next_frame(&mut reader, offset, &mut checked) else {
-                break;
-            };
+        while let Some(entry) = next_frame(&mut reader, offset, &mut checked) {
             if entry.kind == Kind::Host {
                 if host.is_some() {
                     break;

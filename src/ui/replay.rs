@@ -190,3 +190,123 @@ impl Feed for Transport {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::{Families, Table};
+    use crate::model::Meta;
+    use crate::record::{Host, Moment, Writer};
+    use crate::settings::KernelSettings;
+    use crate::socket::{SockRecord, TcpState};
+    use crate::ui::Reaction;
+    use crossterm::event::{KeyCode, KeyEvent};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use std::time::UNIX_EPOCH;
+
+    /// A recording of three tables a second apart, of 1, 2 and 3 connections.
+    fn recording(path: &std::path::Path) -> Recording {
+        let settings = KernelSettings::with_range(1000, 1009);
+        let host = Host {
+            hostname: "recorded-host".into(),
+            netns: None,
+            families: Families::BOTH,
+            interval_ms: 1000,
+            portradar: "test".into(),
+            settings: settings.clone(),
+        };
+        let _ = std::fs::remove_file(path);
+        let (mut writer, _) = Writer::open(path, &host).unwrap();
+        let mut table = Table::new();
+        for n in 1..=3u16 {
+            let mut r = SockRecord::new(
+                format!("10.0.0.1:{}", 1000 + n).parse().unwrap(),
+                "10.0.0.2:443".parse().unwrap(),
+                TcpState::Established,
+            );
+            r.cookie = u64::from(n);
+            table.records.push(r);
+            let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000 + u64::from(n));
+            let meta = Meta::new(at, crate::collect::Source::Netlink);
+            writer.write(Moment::new(&table, &meta, &settings)).unwrap();
+        }
+        Recording::open(path).unwrap()
+    }
+
+    fn screen(app: &App) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(140, 40)).unwrap();
+        terminal.draw(|f| super::super::draw(f, app)).unwrap();
+        let buffer = terminal.backend().buffer();
+        buffer
+            .content()
+            .chunks(140)
+            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    /// Hands the transport's news to the app, as the UI loop does.
+    fn pump(transport: &mut Transport, app: &mut App) {
+        while let Some(report) = transport.poll().unwrap() {
+            app.on_report(report);
+        }
+        app.set_timeline(transport.timeline().unwrap());
+    }
+
+    fn press(app: &mut App, transport: &mut Transport, code: KeyCode) {
+        match app.on_key(KeyEvent::from(code)) {
+            Reaction::Send(c) => transport.send(c),
+            Reaction::Replay(a) => transport.replay(a),
+            _ => {}
+        }
+        pump(transport, app);
+    }
+
+    #[test]
+    fn the_header_shows_the_time_line_and_keys_step_and_pause() {
+        let path = std::env::temp_dir().join(format!("portradar-ui-{}.rec", std::process::id()));
+        let mut transport = Transport::new(Player::new(recording(&path)), None, None);
+        let mut app = App::new(Config {
+            host: "recorded-host".into(),
+            interval: Duration::from_secs(1),
+            no_color: true,
+            ascii: false,
+            filter: None,
+        });
+        // Paused before the first table, so that the clock stands still.
+        press(&mut app, &mut transport, KeyCode::Char(' '));
+        let text = screen(&app);
+        assert!(text.contains("replay ❚❚ 1×"), "{text}");
+        assert!(text.contains("2027-01-15 08:00:01"), "{text}");
+        assert!(text.contains("08:00:03"), "the end: {text}");
+        assert!(text.contains("table 1/3"), "{text}");
+        assert!(text.contains("1 socket"), "{text}");
+        press(&mut app, &mut transport, KeyCode::Right);
+        let text = screen(&app);
+        assert!(
+            text.contains("at 08:00:02 (+1s of 2s, table 2/3)"),
+            "{text}"
+        );
+        assert!(text.contains("2 sockets"), "{text}");
+        press(&mut app, &mut transport, KeyCode::Char(']'));
+        assert!(screen(&app).contains("table 3/3"));
+        press(&mut app, &mut transport, KeyCode::Char('['));
+        assert!(screen(&app).contains("table 1/3"));
+        press(&mut app, &mut transport, KeyCode::Char('>'));
+        assert!(screen(&app).contains("replay ❚❚ 2×"));
+        // The filter applies to the recorded table.
+        press(&mut app, &mut transport, KeyCode::Right);
+        press(&mut app, &mut transport, KeyCode::Right);
+        press(&mut app, &mut transport, KeyCode::Char('/'));
+        for c in "sport = 1001".chars() {
+            app.on_key(KeyEvent::from(KeyCode::Char(c)));
+        }
+        press(&mut app, &mut transport, KeyCode::Enter);
+        let text = screen(&app);
+        assert!(
+            text.contains("table 3/3") && text.contains("1 socket"),
+            "{text}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+}
