@@ -281,6 +281,10 @@ mod tests {
         assert!(text.contains("08:00:03"), "the end: {text}");
         assert!(text.contains("table 1/3"), "{text}");
         assert!(text.contains("1 socket"), "{text}");
+        assert!(
+            text.contains(" ←→  step ") && !text.contains(" interval "),
+            "the footer has the replay's keys: {text}"
+        );
         press(&mut app, &mut transport, KeyCode::Right);
         let text = screen(&app);
         assert!(
