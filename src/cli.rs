@@ -256,6 +256,14 @@ impl Cli {
             Some(Command::Snapshot(args)) if args.sockets && args.format != Format::Json => Err(
                 UsageError::new("--sockets lists the sockets in JSON only: add --format json"),
             ),
+            Some(Command::Snapshot(args))
+                if args.from.is_some()
+                    && (args.scope.ipv4 || args.scope.ipv6 || args.scope.netns().is_some()) =>
+            {
+                Err(UsageError::new(
+                    "--from reads a recording: -4, -6 and --netns do not apply to it",
+                ))
+            }
             Some(_) => Ok(()),
             None => match self.dashboard.filter.first().and_then(misspelt_command) {
                 Some(misspelt) => Err(misspelt),
@@ -413,6 +421,24 @@ mod tests {
             "unknown command 'prbe': did you mean 'probe'?"
         );
         assert!(parse_words(&["dst", "10.0.0.1"]).is_ok());
+    }
+
+    #[test]
+    fn recordings_take_their_options() {
+        let cli = parse_words(&["record", "f.rec", "--duration", "5", "-4"]).unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("record expected");
+        };
+        assert_eq!((args.duration, args.interval), (Some(5), 1000));
+        let cli = parse_words(&["--record", "f.rec"]).unwrap();
+        assert_eq!(
+            cli.dashboard.record.as_deref(),
+            Some(std::path::Path::new("f.rec"))
+        );
+        assert!(parse_words(&["snapshot", "--from", "f.rec", "--at", "+30"]).is_ok());
+        assert!(error(&["snapshot", "--at", "+30"]).contains("--from"));
+        assert!(error(&["snapshot", "--from", "f.rec", "-4"]).contains("do not apply"));
+        assert!(parse_words(&["replay", "f.rec", "state", "listen"]).is_ok());
     }
 
     #[test]
