@@ -1,4 +1,5 @@
-//! `portradar replay FILE`: the dashboard over a recording.
+//! `portradar replay FILE`: the dashboard over a recording, drawn as the live one is (colour and
+//! plain characters chosen alike); what the reader says of a torn tail goes to its header.
 
 use super::parse_filter;
 use crate::cli::ReplayArgs;
@@ -11,12 +12,12 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     let note = recording
         .truncation
         .map(|t| super::snapshot::truncation_note(&args.file, t));
-    let no_color = args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (no_color, ascii) = super::dashboard::looks(args.no_color, args.ascii);
     portradar::ui::replay(
         recording,
         portradar::ui::ReplayOptions {
             no_color,
-            ascii: args.ascii,
+            ascii,
             filter,
             note,
         },

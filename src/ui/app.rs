@@ -274,6 +274,8 @@ impl App {
     /// Where the replay stands now; returns whether that changed.
     pub fn set_timeline(&mut self, timeline: Timeline) -> bool {
         let changed = self.timeline.as_ref() != Some(&timeline);
+        // A replay pauses itself at the end: space plays it again.
+        self.frozen = !timeline.playing;
         self.timeline = Some(timeline);
         changed
     }

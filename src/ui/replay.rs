@@ -113,8 +113,12 @@ impl Feed for Transport {
                 self.stale = true;
             }
             Command::Pause(paused) => {
+                let recording = self.player.recording();
                 let at = if paused {
                     self.shown_time()
+                } else if self.shown_time() >= recording.end() {
+                    // Play at the end plays again from the start.
+                    recording.start()
                 } else {
                     self.now()
                 };
