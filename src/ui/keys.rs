@@ -59,7 +59,7 @@ pub fn keys_for(replay: bool) -> impl Iterator<Item = &'static KeyHelp> {
 }
 
 /// Every key, in the order the footer shows them (it drops the last ones first).
-pub const KEYS: [KeyHelp; 13] = [
+pub const KEYS: [KeyHelp; 14] = [
     KeyHelp {
         keys: "q",
         short: "quit",
@@ -94,7 +94,13 @@ pub const KEYS: [KeyHelp; 13] = [
         keys: "space",
         short: "freeze",
         long: "freeze or resume the display",
-        mode: Mode::Both,
+        mode: Mode::Live,
+    },
+    KeyHelp {
+        keys: "space",
+        short: "pause",
+        long: "replay: pause or play (at the end: play from the start)",
+        mode: Mode::Replay,
     },
     KeyHelp {
         keys: "Tab",
@@ -123,7 +129,7 @@ pub const KEYS: [KeyHelp; 13] = [
     KeyHelp {
         keys: "←→",
         short: "step",
-        long: "replay: one table back or forward (space pauses and plays)",
+        long: "replay: one table back or forward",
         mode: Mode::Replay,
     },
     KeyHelp {

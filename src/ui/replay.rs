@@ -286,7 +286,10 @@ mod tests {
         assert!(text.contains("table 1/3"), "{text}");
         assert!(text.contains("1 socket"), "{text}");
         assert!(
-            text.contains(" ←→  step ") && !text.contains(" interval "),
+            text.contains(" ←→  step ")
+                && text.contains(" space  pause ")
+                && !text.contains(" interval ")
+                && !text.contains("freeze"),
             "the footer has the replay's keys: {text}"
         );
         press(&mut app, &mut transport, KeyCode::Right);
