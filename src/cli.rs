@@ -49,6 +49,10 @@ pub enum Command {
     Events(EventsArgs),
     /// Serve Prometheus metrics on /metrics, or write them for node_exporter's textfile collector.
     Export(ExportArgs),
+    /// Append a snapshot of the socket table to FILE every interval: a recording to replay.
+    Record(RecordArgs),
+    /// The dashboard over a recording, with keys to pause, step, jump and change speed.
+    Replay(ReplayArgs),
     /// Print a shell completion script (bash, zsh or fish) to stdout.
     Completions(CompletionsArgs),
     /// Print the manual page (roff) to stdout: `portradar man | man -l -`.
@@ -71,7 +75,45 @@ pub struct DashboardArgs {
     /// TERM=linux).
     #[arg(long)]
     pub ascii: bool,
+    /// Record every refresh to FILE as well (appending to a recording there).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
     /// Filter expression (ss style).
+    #[arg(value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `record`: where, how often, how long.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The recording: created, or continued when it is one from the same host, namespace and
+    /// families.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Refresh interval in milliseconds, 100 to 3600000.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = interval_ms,
+          allow_negative_numbers = true)]
+    pub interval: u64,
+    /// Stop after S seconds (default: at SIGINT or SIGTERM).
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
+    #[command(flatten)]
+    pub scope: SocketScope,
+}
+
+/// `replay`: the recording, and how to draw.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording made by `portradar record` or `portradar --record`.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// No colours (the NO_COLOR variable does the same).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Draw the dial with plain characters, no braille.
+    #[arg(long)]
+    pub ascii: bool,
+    /// Filter expression (ss style), applied to the recorded table.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -127,6 +169,19 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "MS",
           value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
     pub watch: Option<u64>,
+    /// Read the snapshot from a recording instead of the kernel (with --watch: play it, printing
+    /// its state every MS of recorded time, as fast as it prints).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<std::path::PathBuf>,
+    /// The time in the recording: RFC 3339 or +SECONDS from its start (default: its end; with
+    /// --watch, its start).
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "from",
+        allow_hyphen_values = true
+    )]
+    pub at: Option<String>,
     /// Stop after N refreshes (with --watch).
     #[arg(long, value_name = "N", requires = "watch",
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -228,6 +283,14 @@ impl Cli {
             Some(Command::Snapshot(args)) if args.sockets && args.format != Format::Json => Err(
                 UsageError::new("--sockets lists the sockets in JSON only: add --format json"),
             ),
+            Some(Command::Snapshot(args))
+                if args.from.is_some()
+                    && (args.scope.ipv4 || args.scope.ipv6 || args.scope.netns().is_some()) =>
+            {
+                Err(UsageError::new(
+                    "--from reads a recording: -4, -6 and --netns do not apply to it",
+                ))
+            }
             Some(_) => Ok(()),
             None => match self.dashboard.filter.first().and_then(misspelt_command) {
                 Some(misspelt) => Err(misspelt),
@@ -385,6 +448,24 @@ mod tests {
             "unknown command 'prbe': did you mean 'probe'?"
         );
         assert!(parse_words(&["dst", "10.0.0.1"]).is_ok());
+    }
+
+    #[test]
+    fn recordings_take_their_options() {
+        let cli = parse_words(&["record", "f.rec", "--duration", "5", "-4"]).unwrap();
+        let Some(Command::Record(args)) = cli.command else {
+            panic!("record expected");
+        };
+        assert_eq!((args.duration, args.interval), (Some(5), 1000));
+        let cli = parse_words(&["--record", "f.rec"]).unwrap();
+        assert_eq!(
+            cli.dashboard.record.as_deref(),
+            Some(std::path::Path::new("f.rec"))
+        );
+        assert!(parse_words(&["snapshot", "--from", "f.rec", "--at", "+30"]).is_ok());
+        assert!(error(&["snapshot", "--at", "+30"]).contains("--from"));
+        assert!(error(&["snapshot", "--from", "f.rec", "-4"]).contains("do not apply"));
+        assert!(parse_words(&["replay", "f.rec", "state", "listen"]).is_ok());
     }
 
     #[test]

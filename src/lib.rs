@@ -16,6 +16,7 @@ pub mod output;
 pub mod pointer;
 mod portset;
 pub mod probe;
+pub mod record;
 pub mod refresh;
 pub mod settings;
 pub mod socket;

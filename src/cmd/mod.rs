@@ -7,6 +7,8 @@ mod dashboard;
 mod events;
 mod export;
 mod man;
+mod record;
+mod replay;
 mod snapshot;
 
 use crate::cli::{Cli, Command, SocketScope};
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Man) => man::run(),
         Some(Command::Events(args)) => events::run(&args),
         Some(Command::Export(args)) => export::run(&args),
+        Some(Command::Record(args)) => record::run(&args),
+        Some(Command::Replay(args)) => replay::run(&args),
     }
 }
 

@@ -5,11 +5,15 @@
 use super::{enter_netns, parse_filter};
 use crate::cli::{Format, SnapshotArgs};
 use anyhow::{Context, Result, bail};
+use portradar::filter::Filter;
 use portradar::model::Snapshot;
 use portradar::output::{self, json::Layout};
+use portradar::record::{Player, Recording, Truncation, when};
+use portradar::refresh::Refresh;
 use portradar::refresh::{Refresher, Start, Worker};
 use portradar::socket::SockRecord;
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -20,8 +24,15 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Runs the command in the namespace already entered.
 pub fn run(args: &SnapshotArgs) -> Result<()> {
-    enter_netns(&args.scope)?;
     let filter = parse_filter(&args.filter)?;
+    if let Some(path) = &args.from {
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        return match from_recording(path, filter, args, &mut out) {
+            Err(e) if is_broken_pipe(&e) => Ok(()),
+            r => r,
+        };
+    }
+    enter_netns(&args.scope)?;
     let refresher = Refresher::new(
         args.scope.netns().map(ToString::to_string),
         args.scope.families(),
@@ -82,6 +93,66 @@ fn watch(
         printed += 1;
     }
     Ok(())
+}
+
+/// `--from FILE`: the recording's table at `--at` (default: its end); with `--watch MS`, its state
+/// every MS of recorded time from `--at` (default: its start) to its end, as fast as it prints.
+fn from_recording(
+    path: &Path,
+    filter: Option<Filter>,
+    args: &SnapshotArgs,
+    out: &mut impl Write,
+) -> Result<()> {
+    let recording = Recording::open(path)?;
+    if let Some(t) = recording.truncation {
+        eprintln!("{}", truncation_note(path, t));
+    }
+    let at = match &args.at {
+        Some(text) => Some(when::parse(text, recording.start())?),
+        None => None,
+    };
+    let end = recording.end();
+    let mut player = Player::new(recording);
+    player.set_filter(filter);
+    let Some(ms) = args.watch else {
+        let i = player.recording().index_at(at.unwrap_or(end));
+        let snap = player.snapshot_at(i)?.clone();
+        let sockets = args.sockets.then(|| player.records());
+        return print(&snap, sockets, args.format, Layout::Pretty, out);
+    };
+    let stop = stop_on_signals().context("installing signal handlers")?;
+    let step = Duration::from_millis(ms);
+    let mut t = at.unwrap_or(player.recording().start());
+    let mut shown = None;
+    let mut printed = 0u64;
+    while args.count.is_none_or(|n| printed < n) && !stop.load(Ordering::Relaxed) {
+        let i = player.recording().index_at(t.min(end));
+        if shown != Some(i) {
+            let snap = player.snapshot_at(i)?.clone();
+            if printed > 0 && args.format != Format::Json {
+                out.write_all(b"\n")?;
+            }
+            let sockets = args.sockets.then(|| player.records());
+            print(&snap, sockets, args.format, Layout::Line, out)?;
+            printed += 1;
+            shown = Some(i);
+        }
+        if t >= end {
+            break;
+        }
+        t += step;
+    }
+    Ok(())
+}
+
+/// The one line that says a recording was read up to its last whole frame.
+pub(super) fn truncation_note(path: &Path, t: Truncation) -> String {
+    format!(
+        "portradar: {}: the last {} bytes are not a whole frame (cut off while writing?); read up to byte {}",
+        path.display(),
+        t.ignored,
+        t.valid_len
+    )
 }
 
 /// Writes one snapshot in `format` and flushes it.

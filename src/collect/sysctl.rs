@@ -67,6 +67,13 @@ fn read<T>(path: &str, parse: fn(&str) -> Result<T, String>) -> Result<T, Collec
 }
 
 /// `ip_local_port_range`: two numbers, low and high.
+/// This host's name (`kernel.hostname`), or `?` when it cannot be read.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
 pub fn parse_port_range(text: &str) -> Result<PortRange, String> {
     let [low, high] = numbers::<u16, 2>(text)?;
     if low > high {

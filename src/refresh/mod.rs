@@ -54,6 +54,11 @@ impl Refresher {
         &self.table.records
     }
 
+    /// The table of the last refresh (what a recording keeps).
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
     /// Reads the settings, dumps the table and aggregates it.
     pub fn refresh(&mut self) -> Result<Snapshot, CollectError> {
         let taken_at = SystemTime::now();

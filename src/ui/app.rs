@@ -3,8 +3,9 @@
 //! worker, and redraws when told to.
 
 use super::cursor::{Cursor, Move};
-use super::keys::{self, Action};
+use super::keys::{self, Action, ReplayAction};
 use super::panels::Panel;
+use super::panels::timeline::Timeline;
 use super::prompt::{Prompt, PromptEvent};
 use super::recent::Recent;
 use super::sort::SortKey;
@@ -45,6 +46,8 @@ pub enum Reaction {
     Redraw,
     /// Send this to the refresh worker, then redraw.
     Send(Command),
+    /// Move the replay, then redraw.
+    Replay(ReplayAction),
     Quit,
 }
 
@@ -92,6 +95,8 @@ pub struct App {
     /// Recent auto-allocated ports, oldest first, kept across snapshots.
     pub(crate) trail: Recent<u16>,
     pub(crate) time_wait_counts: Recent<u32>,
+    /// Where a replay stands; `None` live.
+    pub(crate) timeline: Option<Timeline>,
 }
 
 impl App {
@@ -117,6 +122,7 @@ impl App {
             needle_slots: [None; NEEDLES],
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
+            timeline: None,
         }
     }
 
@@ -160,7 +166,9 @@ impl App {
     /// redraw.
     pub fn on_report(&mut self, report: Report) -> bool {
         let current_shown = self.view.as_ref().is_some_and(|v| v.epoch == self.epoch);
-        if report.epoch != self.epoch || (self.frozen && current_shown) {
+        // A paused replay still shows the tables the user steps to.
+        let held = self.frozen && current_shown && self.timeline.is_none();
+        if report.epoch != self.epoch || held {
             return false;
         }
         self.took = Some(report.took);
@@ -260,6 +268,15 @@ impl App {
         self.selected = self.selected_destination().map(|d| d.remote);
     }
 
+    /// Where the replay stands now; returns whether that changed.
+    pub fn set_timeline(&mut self, timeline: Timeline) -> bool {
+        let changed = self.timeline.as_ref() != Some(&timeline);
+        // A replay pauses itself at the end: space plays it again.
+        self.frozen = !timeline.playing;
+        self.timeline = Some(timeline);
+        changed
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) -> Reaction {
         if key.kind == KeyEventKind::Release {
             return Reaction::Ignored;
@@ -341,6 +358,8 @@ impl App {
                     return Reaction::Send(Command::SetInterval(self.interval));
                 }
             }
+            Action::Replay(a) if self.timeline.is_some() => return Reaction::Replay(a),
+            Action::Replay(_) => {}
         }
         Reaction::Redraw
     }

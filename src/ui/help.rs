@@ -2,7 +2,7 @@
 //! is too short). `q` quits from it as from anywhere, any other key closes it, and its title says
 //! so.
 
-use super::keys::KEYS;
+use super::keys::keys_for;
 use super::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -23,10 +23,9 @@ const READING: [&str; 11] = [
     "⚠: over half the range used, connect() scans the other parity, slower.",
 ];
 
-/// Draws the overlay in the middle of `area`.
-pub fn render(area: Rect, buf: &mut Buffer, theme: Theme) {
-    let mut lines: Vec<Line> = KEYS
-        .iter()
+/// Draws the overlay in the middle of `area`, with the keys of a replay when `replay`.
+pub fn render(area: Rect, buf: &mut Buffer, theme: Theme, replay: bool) {
+    let mut lines: Vec<Line> = keys_for(replay)
         .map(|k| {
             Line::from(vec![
                 Span::styled(format!("{:>7}", k.keys), theme.bold()),

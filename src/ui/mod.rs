@@ -21,6 +21,7 @@ mod panels;
 mod prompt;
 mod recent;
 mod render;
+mod replay;
 mod signals;
 mod sort;
 mod terminal;
@@ -32,12 +33,16 @@ pub use dial::{Dial, Needle};
 pub use keys::{KEYS, KeyHelp};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
 pub use render::draw;
+pub use replay::{ReplayOptions, replay};
 pub use theme::Theme;
 
 use crate::collect::Families;
 use crate::filter::Filter;
-use crate::refresh::{Refresher, Start, Worker};
+use crate::record::{Recorded, Scope};
+use crate::refresh::{Command, Refresher, Report, Start, Worker};
 use crossterm::event::{self, Event};
+use keys::ReplayAction;
+use panels::timeline::Timeline;
 use std::io::IsTerminal;
 use std::sync::mpsc::TryRecvError;
 use std::time::Duration;
@@ -53,6 +58,8 @@ pub struct Options {
     /// TERM=dumb / TERM=linux).
     pub ascii: bool,
     pub filter: Option<Filter>,
+    /// Record every refresh to this file too (`--record`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// Why the dashboard could not run or stopped.
@@ -79,34 +86,75 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let stop = signals::Stop::register().map_err(UiError::from)?;
     let interval = Duration::from_millis(options.interval_ms);
-    let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
     let start = Start {
         interval,
         sockets: false,
     };
-    let worker = Worker::spawn(refresher, start).map_err(UiError::from)?;
+    let worker = match &options.record {
+        Some(path) => {
+            let scope = Scope {
+                netns: options.netns,
+                families: options.families,
+                interval_ms: options.interval_ms,
+                filter: options.filter.clone(),
+            };
+            let (recorded, _) = Recorded::open(path, scope)?;
+            Worker::spawn(recorded, start)
+        }
+        None => {
+            let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
+            Worker::spawn(refresher, start)
+        }
+    }
+    .map_err(UiError::from)?;
     let mut app = App::new(Config {
-        host: hostname(),
+        host: crate::collect::sysctl::hostname(),
         interval,
         no_color: options.no_color,
         ascii: options.ascii,
         filter: options.filter,
     });
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
-    event_loop(&mut session, &mut app, &worker, &stop)?;
+    event_loop(&mut session, &mut app, &mut Live(worker), &stop)?;
     Ok(())
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "?".into())
+/// Where the dashboard's snapshots come from, and where its commands go: the refresh worker
+/// live, a recording's player in a replay.
+trait Feed {
+    fn send(&mut self, command: Command);
+    /// The next report, if one is ready.
+    fn poll(&mut self) -> Result<Option<Report>, UiError>;
+    /// A replay key; live there is no replay.
+    fn replay(&mut self, _action: ReplayAction) {}
+    /// Where a replay stands, shown in the header.
+    fn timeline(&self) -> Option<Timeline> {
+        None
+    }
+}
+
+/// The live feed: the refresh worker.
+struct Live(Worker);
+
+impl Feed for Live {
+    fn send(&mut self, command: Command) {
+        // A stopped worker shows up in `poll` as a closed channel.
+        self.0.send(command);
+    }
+
+    fn poll(&mut self) -> Result<Option<Report>, UiError> {
+        match self.0.try_recv() {
+            Ok(report) => Ok(Some(report)),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Disconnected) => Err(UiError::WorkerStopped),
+        }
+    }
 }
 
 fn event_loop(
     session: &mut terminal::Session,
     app: &mut App,
-    worker: &Worker,
+    feed: &mut dyn Feed,
     stop: &signals::Stop,
 ) -> Result<(), UiError> {
     let mut dirty = true;
@@ -126,8 +174,11 @@ fn event_loop(
                 Event::Key(key) => match app.on_key(key) {
                     Reaction::Quit => return Ok(()),
                     Reaction::Send(command) => {
-                        // A stopped worker shows up below as a closed channel.
-                        worker.send(command);
+                        feed.send(command);
+                        dirty = true;
+                    }
+                    Reaction::Replay(action) => {
+                        feed.replay(action);
                         dirty = true;
                     }
                     Reaction::Redraw => dirty = true,
@@ -138,12 +189,11 @@ fn event_loop(
                 _ => {}
             }
         }
-        loop {
-            match worker.try_recv() {
-                Ok(report) => dirty |= app.on_report(report),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => return Err(UiError::WorkerStopped),
-            }
+        while let Some(report) = feed.poll()? {
+            dirty |= app.on_report(report);
+        }
+        if let Some(timeline) = feed.timeline() {
+            dirty |= app.set_timeline(timeline);
         }
     }
 }

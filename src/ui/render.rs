@@ -50,12 +50,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let cursor = match &app.prompt {
         Some(prompt) => Some(prompt.render(areas.bottom, buf, theme)),
         None => {
-            panels::footer::render(areas.bottom, buf, theme);
+            panels::footer::render(areas.bottom, buf, theme, app.timeline.is_some());
             None
         }
     };
     if app.help {
-        help::render(area, buf, theme);
+        help::render(area, buf, theme, app.timeline.is_some());
     }
     if theme.ascii() {
         ascii::downgrade(buf, area);

@@ -10,6 +10,7 @@ use crate::refresh::effective_interval;
 use crate::ui::app::App;
 use crate::ui::format::{interval, thousands};
 use crate::ui::pack::{Item, pack};
+use crate::ui::panels::timeline;
 use ratatui::text::{Line, Span};
 use std::time::Duration;
 
@@ -68,6 +69,10 @@ fn main_items(app: &App) -> Vec<Item> {
             Span::styled("filter ", theme.bold()),
             Span::raw(format!("{}{pending}", f.text())),
         ]));
+    }
+    if app.timeline.is_some() {
+        items.extend(timeline::items(app));
+        return items;
     }
     items.push(Item::plain(format!("every {}", interval(app.interval))));
     items.push(if app.frozen {
@@ -142,6 +147,7 @@ fn status_items(app: &App) -> Vec<Item> {
             theme.warning(),
         ));
     }
+    items.extend(timeline::note(app));
     items
 }
 

@@ -6,6 +6,7 @@ pub mod dial;
 pub mod footer;
 pub mod header;
 pub mod reuse;
+pub mod timeline;
 pub mod timewait;
 
 use super::theme::Theme;

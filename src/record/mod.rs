@@ -1,0 +1,59 @@
+//! Recordings: the socket table of every refresh appended to a file, to replay an incident
+//! afterwards. [`Writer`] appends ([`Recorded`] records what a refresher reads), [`Recording`]
+//! reads a file back (up to its last whole frame), [`Player`] turns it into snapshots again, as
+//! the live refresher does: the dashboard, `snapshot --from` and its `--watch` run over it.
+//! [`format`] describes the file.
+
+mod codec;
+pub mod format;
+mod moment;
+mod player;
+mod reader;
+mod recorded;
+pub mod when;
+mod writer;
+
+pub use codec::DecodeError;
+pub use format::Host;
+pub use moment::Moment;
+pub use player::Player;
+pub use reader::{Recording, Truncation};
+pub use recorded::{Recorded, Scope};
+pub use writer::{Opened, Writer};
+
+use std::path::PathBuf;
+
+/// A keyframe at least this often, so that a seek decodes at most a minute of deltas.
+pub const KEYFRAME_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What goes wrong with a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not a portradar recording", path.display())]
+    NotARecording { path: PathBuf },
+    #[error("{} is a recording of format version {found}; this portradar reads version {}", path.display(), format::VERSION)]
+    Version { path: PathBuf, found: u16 },
+    #[error("{} holds no frame of the host's settings", path.display())]
+    NoHost { path: PathBuf },
+    #[error("{}: frame {index} is damaged: {what}", path.display())]
+    Damaged {
+        path: PathBuf,
+        index: usize,
+        what: String,
+    },
+    #[error("{} records {theirs}; this recorder reads {ours}: record into another file", path.display())]
+    OtherSource {
+        path: PathBuf,
+        theirs: String,
+        ours: String,
+    },
+    #[error("reading the kernel's settings: {0}")]
+    Settings(#[from] crate::collect::CollectError),
+    #[error("{} holds no table yet", path.display())]
+    Empty { path: PathBuf },
+}
