@@ -24,7 +24,8 @@ const DESCRIPTION: [&str; 3] = [
      ports of the range, less reserved ports, less ports held by bind()-ed sockets, less the ports \
      already paired with D from L in any state: that many more connect() calls succeed.",
     "Without a subcommand portradar runs the live dashboard (it needs a terminal). The subcommands \
-     print once and exit.",
+     print a snapshot (once, or every interval with --watch), stream allocator events, serve \
+     Prometheus metrics, record the table to a file and replay it, or run the port-choice experiment.",
 ];
 
 /// The filter language: (syntax, meaning).
