@@ -1,13 +1,16 @@
 //! `portradar snapshot`: one refresh printed as a table, a summary or JSON; with `--watch MS`, one
 //! every MS milliseconds from the refresh worker, each printed and flushed as it comes (JSON: one
-//! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe.
+//! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe. A watch also
+//! watches the kernel's port allocator (allocator events, unless `--no-events`): picks and failed
+//! connect()s per destination, counted from the start; when events are unavailable, one line on
+//! stderr says why and their fields stay null.
 
 use super::{enter_netns, parse_filter};
 use crate::cli::{Format, SnapshotArgs};
 use anyhow::{Context, Result, bail};
 use portradar::model::Snapshot;
 use portradar::output::{self, json::Layout};
-use portradar::refresh::{Refresher, Start, Worker};
+use portradar::refresh::{EventFeed, Refresher, Start, Worker};
 use portradar::socket::SockRecord;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -53,6 +56,18 @@ fn watch(
     out: &mut impl Write,
 ) -> Result<()> {
     let stop = stop_on_signals().context("installing signal handlers")?;
+    // Attached before the first refresh, so the first snapshot printed means events are live.
+    let feed = if args.no_events {
+        None
+    } else {
+        EventFeed::start()
+            .inspect_err(|e| eprintln!("portradar: {e}; event fields are null"))
+            .ok()
+    };
+    let refresher = match &feed {
+        Some(feed) => refresher.with_events(feed.ledger()),
+        None => refresher,
+    };
     let start = Start {
         interval: every,
         sockets: args.sockets,

@@ -113,6 +113,10 @@ mod tests {
                 half_range_used: false,
             }),
             pointer: None,
+            picks: None,
+            connect_failures: None,
+            failures_last_minute: None,
+            failing: Vec::new(),
             new_since_last: 0,
         }
     }
