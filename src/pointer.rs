@@ -1047,7 +1047,7 @@ mod tests {
         // Around the range: 40000 comes after 40008.
         assert_eq!(skip_run(r, 40002, busy(&[40000, 40008, 40006])), 3);
         // Every other even port busy: four, never the pick itself.
-        let all = |p: u16| p % 2 == 0;
+        let all = |p: u16| p.is_multiple_of(2);
         assert_eq!(skip_run(r, 40004, all), 4);
         assert_eq!(skip_run(r, 39000, all), 0, "outside the range");
         assert_eq!(skip_run(range(40000, 40000), 40000, all), 0);

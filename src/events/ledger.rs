@@ -81,7 +81,7 @@ impl Tally {
             }
             (None, None) => {}
         }
-        self.failing.sort_by(|a, b| b.count.cmp(&a.count));
+        self.failing.sort_by_key(|f| std::cmp::Reverse(f.count));
     }
 
     fn forget_failures_before(&mut self, second: u64) {

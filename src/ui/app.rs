@@ -4,16 +4,20 @@
 
 use super::cursor::{Cursor, Move};
 use super::keys::{self, Action};
+use super::live::EventsStatus;
 use super::panels::Panel;
 use super::prompt::{Prompt, PromptEvent};
 use super::recent::Recent;
 use super::sort::SortKey;
 use super::theme::{NEEDLES, Theme};
+use crate::events::LivePick;
 use crate::filter::Filter;
 use crate::model::{Destination, Snapshot};
+use crate::pointer::PointerEstimate;
 use crate::refresh::{Command, Report};
-use crate::socket::Endpoint;
+use crate::socket::{Endpoint, SockRecord, TcpState};
 use crossterm::event::{KeyEvent, KeyEventKind};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,6 +98,12 @@ pub struct App {
     /// Recent auto-allocated ports, oldest first, kept across snapshots.
     pub(crate) trail: Recent<u16>,
     pub(crate) time_wait_counts: Recent<u32>,
+    /// Whether allocator events feed the dashboard; `None` when nobody said (a replay, a test).
+    pub(crate) events: Option<EventsStatus>,
+    /// The latest pick taken from the events, by number.
+    last_pick: u64,
+    /// Pointer estimates updated by picks since the snapshot on screen, per destination.
+    live_pointers: HashMap<Endpoint, PointerEstimate>,
 }
 
 impl App {
@@ -120,6 +130,50 @@ impl App {
             needle_slots: [None; NEEDLES],
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
+            events: None,
+            last_pick: 0,
+            live_pointers: HashMap::new(),
+        }
+    }
+
+    /// Says whether allocator events feed the dashboard (the header shows it).
+    pub fn set_events(&mut self, status: EventsStatus) {
+        self.events = Some(status);
+    }
+
+    /// The number of the latest pick taken: ask the events for those after it.
+    pub fn last_pick(&self) -> u64 {
+        self.last_pick
+    }
+
+    /// Takes picks as they happen, oldest first, each with its destination's pointer estimate
+    /// after it: the trail and the needles move at once. Picks the filter rejects only count as
+    /// taken. Returns whether to redraw.
+    pub fn on_picks(&mut self, picks: Vec<(LivePick, Option<PointerEstimate>)>) -> bool {
+        let mut shown = false;
+        for (pick, estimate) in picks {
+            self.last_pick = self.last_pick.max(pick.seq);
+            let record = SockRecord::new(pick.local, pick.remote, TcpState::Established);
+            if self.frozen || self.filter.as_ref().is_some_and(|f| !f.matches(&record)) {
+                continue;
+            }
+            self.trail.push(pick.local.port);
+            if let Some(e) = estimate {
+                self.live_pointers.insert(pick.remote, e);
+            }
+            shown = true;
+        }
+        shown
+    }
+
+    /// The pointer estimate to show for `d`: the one updated by the latest pick, when it is newer
+    /// than the snapshot's.
+    pub(crate) fn pointer_of<'a>(&'a self, d: &'a Destination) -> Option<&'a PointerEstimate> {
+        let live = self.live_pointers.get(&d.remote);
+        match (live, &d.pointer) {
+            (Some(l), Some(p)) if l.seen <= p.seen => Some(p),
+            (Some(l), _) => Some(l),
+            (None, p) => p.as_ref(),
         }
     }
 
@@ -178,8 +232,9 @@ impl App {
     }
 
     fn show(&mut self, snapshot: Arc<Snapshot>) {
-        // The first refresh of a filter sees every socket as new: those are no allocations.
-        if snapshot.elapsed_s.is_some() {
+        // The first refresh of a filter sees every socket as new: those are no allocations. With
+        // events the trail follows the picks themselves.
+        if snapshot.elapsed_s.is_some() && self.events != Some(EventsStatus::Live) {
             for port in &snapshot.allocations.recent {
                 self.trail.push(*port);
             }
@@ -216,7 +271,8 @@ impl App {
         let mut top: Vec<u32> = (0..dests.len() as u32)
             .filter(|i| {
                 let d = &dests[*i as usize];
-                d.pointer.is_some() && d.new_per_s.is_some()
+                (d.pointer.is_some() || self.live_pointers.contains_key(&d.remote))
+                    && d.new_per_s.is_some()
             })
             .collect();
         if top.len() > NEEDLES {
@@ -404,6 +460,7 @@ impl App {
         self.assign_needles();
         self.trail.clear();
         self.time_wait_counts.clear();
+        self.live_pointers.clear();
         Reaction::Send(Command::SetFilter {
             filter,
             epoch: self.epoch,

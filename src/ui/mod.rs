@@ -15,6 +15,7 @@ mod format;
 mod help;
 mod keys;
 mod layout;
+mod live;
 mod outlook;
 mod pack;
 mod panels;
@@ -31,15 +32,19 @@ pub use app::{App, Config, Reaction};
 pub use dial::{Dial, Needle};
 pub use keys::{KEYS, KeyHelp};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub use live::EventsStatus;
 pub use render::draw;
 pub use theme::Theme;
 
 use crate::collect::Families;
+use crate::events::Ledger;
 use crate::filter::Filter;
-use crate::refresh::{Refresher, Start, Worker};
+use crate::refresh::feed::lock;
+use crate::refresh::{EventFeed, Refresher, Start, Worker};
 use crossterm::event::{self, Event};
 use std::io::IsTerminal;
 use std::sync::mpsc::TryRecvError;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the dashboard was asked to run.
@@ -53,6 +58,8 @@ pub struct Options {
     /// TERM=dumb / TERM=linux).
     pub ascii: bool,
     pub filter: Option<Filter>,
+    /// Watch the kernel's port allocator (allocator events); false for `--no-events`.
+    pub events: bool,
 }
 
 /// Why the dashboard could not run or stopped.
@@ -80,6 +87,19 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let stop = signals::Stop::register().map_err(UiError::from)?;
     let interval = Duration::from_millis(options.interval_ms);
     let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
+    let (feed, status) = if options.events {
+        match EventFeed::start() {
+            Ok(feed) => (Some(feed), EventsStatus::Live),
+            Err(e) => (None, EventsStatus::Off(e.to_string())),
+        }
+    } else {
+        (None, EventsStatus::Off("events off: --no-events".into()))
+    };
+    let ledger = feed.as_ref().map(EventFeed::ledger);
+    let refresher = match &ledger {
+        Some(l) => refresher.with_events(Arc::clone(l)),
+        None => refresher,
+    };
     let start = Start {
         interval,
         sockets: false,
@@ -92,8 +112,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         ascii: options.ascii,
         filter: options.filter,
     });
+    app.set_events(status);
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
-    event_loop(&mut session, &mut app, &worker, &stop)?;
+    event_loop(&mut session, &mut app, &worker, ledger.as_deref(), &stop)?;
     Ok(())
 }
 
@@ -107,6 +128,7 @@ fn event_loop(
     session: &mut terminal::Session,
     app: &mut App,
     worker: &Worker,
+    ledger: Option<&Mutex<Ledger>>,
     stop: &signals::Stop,
 ) -> Result<(), UiError> {
     let mut dirty = true;
@@ -145,5 +167,28 @@ fn event_loop(
                 Err(TryRecvError::Disconnected) => return Err(UiError::WorkerStopped),
             }
         }
+        if let Some(ledger) = ledger {
+            dirty |= take_picks(app, ledger);
+        }
     }
+}
+
+/// Hands the picks made since the last look to the app, and says so once events stopped; returns
+/// whether to redraw.
+fn take_picks(app: &mut App, ledger: &Mutex<Ledger>) -> bool {
+    let (picks, stopped) = {
+        let l = lock(ledger);
+        (
+            l.picks_after(app.last_pick()),
+            l.stopped().map(str::to_string),
+        )
+    };
+    let mut dirty = !picks.is_empty() && app.on_picks(picks);
+    if let Some(reason) = stopped
+        && app.events == Some(EventsStatus::Live)
+    {
+        app.set_events(EventsStatus::Off(reason));
+        dirty = true;
+    }
+    dirty
 }

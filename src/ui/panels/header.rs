@@ -9,6 +9,7 @@ use crate::output::noun;
 use crate::refresh::effective_interval;
 use crate::ui::app::App;
 use crate::ui::format::{interval, thousands};
+use crate::ui::live;
 use crate::ui::pack::{Item, pack};
 use ratatui::text::{Line, Span};
 use std::time::Duration;
@@ -70,6 +71,9 @@ fn main_items(app: &App) -> Vec<Item> {
         ]));
     }
     items.push(Item::plain(format!("every {}", interval(app.interval))));
+    if let Some(status) = &app.events {
+        items.push(live::header_item(status, theme));
+    }
     items.push(if app.frozen {
         Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
     } else {
@@ -141,6 +145,13 @@ fn status_items(app: &App) -> Vec<Item> {
             format!("bound ports read {} ago", interval(age)),
             theme.warning(),
         ));
+    }
+    if let Some(reason) = app
+        .events
+        .as_ref()
+        .and_then(|s| live::reason_item(s, theme))
+    {
+        items.push(reason);
     }
     if let Some(n) = &app.notice {
         items.push(Item::styled(n.clone(), theme.warning()));
