@@ -561,6 +561,26 @@ mod tests {
     }
 
     #[test]
+    fn picks_the_filter_rejects_or_a_frozen_screen_only_count_as_taken() {
+        let pick = |seq, remote: &str| LivePick {
+            seq,
+            local: "127.0.0.1:40000".parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            skipped: 0,
+        };
+        let mut a = app(1000);
+        a.filter = Filter::parse("dst 10.0.0.1").ok();
+        assert!(!a.on_picks(vec![(pick(1, "10.0.0.2:80"), None)]));
+        assert_eq!((a.last_pick(), a.trail.last()), (1, None));
+        assert!(a.on_picks(vec![(pick(2, "10.0.0.1:80"), None)]));
+        assert_eq!((a.last_pick(), a.trail.last()), (2, Some(40000)));
+        press(&mut a, KeyCode::Char(' '));
+        assert!(a.frozen);
+        assert!(!a.on_picks(vec![(pick(3, "10.0.0.1:80"), None)]));
+        assert_eq!(a.last_pick(), 3);
+    }
+
+    #[test]
     fn ctrl_c_quits_from_the_prompt_and_the_help() {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), crossterm::event::KeyModifiers::CONTROL);
         let mut a = app(1000);
