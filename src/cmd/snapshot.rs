@@ -10,6 +10,7 @@ use crate::cli::{Format, SnapshotArgs};
 use anyhow::{Context, Result, bail};
 use portradar::model::Snapshot;
 use portradar::output::{self, json::Layout};
+use portradar::refresh::feed::lock;
 use portradar::refresh::{EventFeed, Refresher, Start, Worker};
 use portradar::socket::SockRecord;
 use std::io::{self, Write};
@@ -75,6 +76,7 @@ fn watch(
     let worker = Worker::spawn(refresher, start).context("starting the refresh thread")?;
     let mut printed = 0u64;
     let mut told = false;
+    let mut told_stopped = false;
     while args.count.is_none_or(|n| printed < n) && !stop.load(Ordering::Relaxed) {
         let report = match worker.recv_timeout(POLL) {
             Ok(report) => report,
@@ -85,6 +87,12 @@ fn watch(
             .outcome
             .map_err(anyhow::Error::msg)
             .context("reading the socket table")?;
+        if let Some(feed) = feed.as_ref().filter(|_| !told_stopped)
+            && let Some(reason) = lock(&feed.ledger()).stopped()
+        {
+            eprintln!("portradar: {reason}; event counts stop here");
+            told_stopped = true;
+        }
         if !told {
             told = tell_fallback(&snap);
         }
