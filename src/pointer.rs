@@ -503,9 +503,14 @@ fn estimate(range: PortRange, ports: &VecDeque<u16>, seen: u64, score: Score) ->
     }
 }
 
+/// The longest run [`skip_run`] counts: it stops there (a pick under that much contention cost the
+/// kernel far more than the count costs), and shows as "at least".
+pub const SKIP_RUN_LIMIT: u32 = 4096;
+
 /// The run of busy ports of `port`'s parity just before it (scanning backwards around the range):
 /// the kernel's search started somewhere in that run, so a pick skipped at most that many ports.
-/// 0 for a port outside the range or past the even-sized ring the two-step scan walks.
+/// 0 for a port outside the range or past the even-sized ring the two-step scan walks; at most
+/// [`SKIP_RUN_LIMIT`].
 pub fn skip_run(range: PortRange, port: u16, busy: impl Fn(u16) -> bool) -> u32 {
     let ring = Ring::new(range, Step::Two);
     if !range.contains(port) || u32::from(port - range.low) >= ring.len {
@@ -515,7 +520,7 @@ pub fn skip_run(range: PortRange, port: u16, busy: impl Fn(u16) -> bool) -> u32 
     let mut run = 0;
     let mut at = port;
     // The other ports of the parity: half the ring, less the pick itself.
-    for _ in 1..ring.len / 2 {
+    for _ in 1..(ring.len / 2).min(SKIP_RUN_LIMIT + 1) {
         at = ring.advance(at, back);
         if !busy(at) {
             break;
@@ -1054,6 +1059,9 @@ mod tests {
         // An odd-sized range: the two-step scan never reaches its top port.
         assert_eq!(skip_run(range(40000, 40004), 40004, all), 0);
         assert_eq!(skip_run(range(40000, 40004), 40002, all), 1);
+        // A long run is counted up to the limit.
+        let wide = range(10000, 60000);
+        assert_eq!(skip_run(wide, 50000, all), SKIP_RUN_LIMIT);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::format::thousands;
 use super::pack::Item;
 use super::theme::Theme;
 use crate::model::Destination;
-use crate::pointer::PointerEstimate;
+use crate::pointer::{PointerEstimate, SKIP_RUN_LIMIT};
 
 /// Whether allocator events feed the dashboard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +86,10 @@ pub(crate) fn skipped(p: &PointerEstimate) -> Option<String> {
     match p.skipped? {
         0 => None,
         1 => Some("last pick skipped 1 busy port".into()),
+        n if n >= SKIP_RUN_LIMIT => Some(format!(
+            "last pick skipped {}+ busy ports",
+            thousands(u64::from(n))
+        )),
         n => Some(format!(
             "last pick skipped {} busy ports",
             thousands(u64::from(n))
