@@ -25,13 +25,22 @@ pub struct ConnectsArgs {
     port: u16,
 }
 
+/// The listener's accept queue (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+const BACKLOG: i32 = 4096;
+
 /// How far ahead of its schedule a paced loop may get before it sleeps.
 const SLACK: Duration = Duration::from_millis(1);
 
 pub fn connects(args: &ConnectsArgs) -> Result<()> {
     portradar::collect::netns::enter(&args.netns.parse()?)?;
     let to = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let listener = TcpListener::bind(to).context("listening")?;
+    // A deep accept queue: when the acceptor falls behind, a full queue drops SYNs and a connect()
+    // waits a second for its retransmission, which would measure the scheduler, not connect().
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&to.into()).context("binding the listener")?;
+    socket.listen(BACKLOG).context("listening")?;
+    let listener: TcpListener = socket.into();
     std::thread::spawn(move || {
         while let Ok(conn) = listener.accept() {
             drop(conn);

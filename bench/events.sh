@@ -6,7 +6,7 @@
 # In a private network namespace, `measure connects` (bench/connects.rs) connects to a listener on
 # loopback in a tight loop, each connection closed with a reset, first without portradar, then with
 # `portradar snapshot --watch 1000` running in the namespace (its BPF program attached, its event
-# thread reading every record), alternating, REPS times: connect() throughput with and without the
+# thread reading every record), in alternating order, REPS times: connect() throughput with and without the
 # program (target: at most 5% slower). Then, with portradar running, `measure connects --rate 20000`
 # for CPU_SECONDS (default 10): portradar's own CPU time (utime + stime from /proc/PID/stat) over
 # that time, as a share of one core (target: under 10%). Also checks that portradar counted the
@@ -65,9 +65,11 @@ start_portradar() {
     fi
 }
 
-# Connections per second of one `measure connects` run with the given extra arguments.
+# Connections per second of one `measure connects` run with the given extra arguments; the run's
+# raw samples are kept in $work/connects.
 connects_per_s() {
-    "$bin/examples/measure" connects --netns "$ns" "$@" | awk -F'\t' '$1 == "connects_per_s" { print $2 }'
+    "$bin/examples/measure" connects --netns "$ns" "$@" >"$work/connects"
+    awk -F'\t' '$1 == "connects_per_s" { print $2 }' "$work/connects"
 }
 
 # CPU ticks (utime + stime) of a process so far.
@@ -78,12 +80,19 @@ ticks() {
 
 base=()
 with=()
+# Odd rounds measure without portradar first, even rounds with it first, so neither gains from
+# going first.
 for round in $(seq "$reps"); do
-    echo "bench: round $round of $reps: a tight connect() loop for ${secs}s, without then with portradar" >&2
-    base+=("$(connects_per_s --seconds "$secs")")
+    echo "bench: round $round of $reps: a tight connect() loop for ${secs}s, without and with portradar" >&2
+    if [ $((round % 2)) = 1 ]; then
+        base+=("$(connects_per_s --seconds "$secs")")
+    fi
     start_portradar
     with+=("$(connects_per_s --seconds "$secs")")
     stop_portradar
+    if [ $((round % 2)) = 0 ]; then
+        base+=("$(connects_per_s --seconds "$secs")")
+    fi
 done
 
 echo "bench: portradar's CPU while $rate connections a second are made for ${cpu_secs}s" >&2
@@ -92,6 +101,7 @@ hz=$(getconf CLK_TCK)
 t0=$(ticks "$portradar")
 s0=$(date +%s.%N)
 achieved=$(connects_per_s --seconds "$cpu_secs" --rate "$rate")
+made=$(awk -F'\t' '$1 == "connects" { print $2 }' "$work/connects")
 t1=$(ticks "$portradar")
 s1=$(date +%s.%N)
 # One more snapshot after the load, so the counts include all of it.
@@ -113,5 +123,5 @@ awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v hz="$hz" -v r="$achieved"
     'BEGIN { printf "| portradar CPU at %.0f connections/s | under 10%% of a core | %.1f%% |\n", r, (t1 - t0) / hz / (s1 - s0) * 100 }'
 echo
 echo "rounds (connects/s): without ${base[*]}; with ${with[*]}"
-echo "portradar counted during the CPU run: $counted (connections made: about $(awk -v r="$achieved" -v s="$cpu_secs" "BEGIN { printf \"%.0f\", r * s }"))"
+echo "portradar counted during the CPU run: $counted (connections made: $made)"
 echo "machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"

@@ -16,6 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 /// The running event thread. Dropping it stops the thread and detaches the program.
 pub struct EventFeed {
@@ -78,6 +79,11 @@ pub fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
     ledger.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// After a batch of records, how long the thread lets the next ones gather before it reads again:
+/// one wake-up per connection would cost more than the records themselves, and the ring buffer
+/// (about 10,000 records) holds far more than this many milliseconds of the busiest host's.
+const GATHER: Duration = Duration::from_millis(10);
+
 /// Records events until `stop` is readable; a read failure is recorded as why events stopped.
 fn follow(source: &mut EventSource, ledger: &Mutex<Ledger>, stop: &UnixStream) {
     loop {
@@ -86,7 +92,7 @@ fn follow(source: &mut EventSource, ledger: &Mutex<Ledger>, stop: &UnixStream) {
             Err(e) => return lock(ledger).stop(format!("events stopped: {e}")),
         };
         let mut l = lock(ledger);
-        source.read(|_, event| {
+        let records = source.read(|_, event| {
             if let Some(e) = event {
                 l.record(&e);
             }
@@ -95,8 +101,12 @@ fn follow(source: &mut EventSource, ledger: &Mutex<Ledger>, stop: &UnixStream) {
             Ok(lost) => l.set_lost(lost),
             Err(e) => return l.stop(format!("events stopped: {e}")),
         }
+        drop(l);
         if wake.other {
             return;
+        }
+        if records > 0 {
+            thread::sleep(GATHER);
         }
     }
 }
