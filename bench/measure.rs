@@ -14,8 +14,14 @@
 //! several rounds and prints `metric<TAB>target<TAB>value` rows (medians; maxima for memory and the
 //! slowest refresh), which `run.sh` joins into a table.
 //!
+//! `measure connects --netns NS [--rate R]` makes connections on loopback in NS, in a tight loop or
+//! at R a second, and prints how many it made a second (`bench/events.sh`: the cost of allocator
+//! events; see `connects.rs`).
+//!
 //! `ss` and the portradar process are started from inside the namespace, so neither pays for
 //! `ip netns exec`.
+
+mod connects;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
@@ -48,6 +54,8 @@ enum Cli {
         #[arg(long, default_value = DST)]
         dst: String,
     },
+    /// Make connections on loopback in a namespace, as fast as possible or at a rate.
+    Connects(connects::ConnectsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +88,7 @@ fn main() -> Result<()> {
     match Cli::parse() {
         Cli::Round(args) => round(&args),
         Cli::Report { samples, dst } => report(&std::fs::read_to_string(samples)?, &dst),
+        Cli::Connects(args) => connects::connects(&args),
     }
 }
 

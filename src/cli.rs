@@ -78,6 +78,9 @@ pub struct DashboardArgs {
     /// Record every refresh to FILE as well (appending to a recording there).
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// Do not watch the kernel's port allocator (no BPF): counts come from the socket table only.
+    #[arg(long)]
+    pub no_events: bool,
     /// Filter expression (ss style).
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -186,6 +189,9 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "N", requires = "watch",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
+    /// With --watch, do not watch the kernel's port allocator (no BPF): event fields are null.
+    #[arg(long)]
+    pub no_events: bool,
     /// Filter expression (ss style).
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

@@ -335,6 +335,10 @@ pub struct PointerEstimate {
     pub window: PortWindow,
     /// How often this destination's window was right.
     pub score: Score,
+    /// How many busy ports of its parity lay just before the latest port, when allocator events
+    /// showed the pick and the destination's occupancy at that moment: the scan skipped at most
+    /// that many (see [`skip_run`]). `None` without events.
+    pub skipped: Option<u32>,
 }
 
 /// One auto-allocated port seen appear between two snapshots.
@@ -390,6 +394,17 @@ impl PointerTracker {
             }
         };
         self.score.record(outcome);
+        outcome
+    }
+
+    /// Records a pick seen as it happened (an allocator event) that had `skipped` busy ports before
+    /// it ([`skip_run`]): scored like [`PointerTracker::observe`], and the estimate remembers the
+    /// skip.
+    pub fn observe_pick(&mut self, key: DestinationKey, port: u16, skipped: u32) -> Outcome {
+        let outcome = self.observe(key, port);
+        if let Some(track) = self.tracks.get_mut(&key) {
+            track.estimate.skipped = Some(skipped);
+        }
         outcome
     }
 
@@ -484,7 +499,35 @@ fn estimate(range: PortRange, ports: &VecDeque<u16>, seen: u64, score: Score) ->
         jumps: increments.jumps,
         randomized: increments.randomized,
         score,
+        skipped: None,
     }
+}
+
+/// The longest run [`skip_run`] counts: it stops there (a pick under that much contention cost the
+/// kernel far more than the count costs), and shows as "at least".
+pub const SKIP_RUN_LIMIT: u32 = 4096;
+
+/// The run of busy ports of `port`'s parity just before it (scanning backwards around the range):
+/// the kernel's search started somewhere in that run, so a pick skipped at most that many ports.
+/// 0 for a port outside the range or past the even-sized ring the two-step scan walks; at most
+/// [`SKIP_RUN_LIMIT`].
+pub fn skip_run(range: PortRange, port: u16, busy: impl Fn(u16) -> bool) -> u32 {
+    let ring = Ring::new(range, Step::Two);
+    if !range.contains(port) || u32::from(port - range.low) >= ring.len {
+        return 0;
+    }
+    let back = ring.len.saturating_sub(2);
+    let mut run = 0;
+    let mut at = port;
+    // The other ports of the parity: half the ring, less the pick itself.
+    for _ in 1..(ring.len / 2).min(SKIP_RUN_LIMIT + 1) {
+        at = ring.advance(at, back);
+        if !busy(at) {
+            break;
+        }
+        run += 1;
+    }
+    run
 }
 
 /// The ring distances between successive ports, read under one step.
@@ -994,6 +1037,46 @@ mod tests {
         assert!(tracker.estimate(&key(80)).is_none());
         assert_eq!(tracker.destinations().count(), 1);
         assert_eq!(tracker.score().predicted, 1);
+    }
+
+    #[test]
+    fn the_skip_run_counts_busy_ports_of_the_parity_before_the_pick() {
+        let r = range(40000, 40009);
+        let busy = |ports: &'static [u16]| move |p: u16| ports.contains(&p);
+        assert_eq!(skip_run(r, 40006, busy(&[40004, 40002, 40005])), 2);
+        assert_eq!(
+            skip_run(r, 40006, busy(&[40002])),
+            0,
+            "the run stops at a free port"
+        );
+        // Around the range: 40000 comes after 40008.
+        assert_eq!(skip_run(r, 40002, busy(&[40000, 40008, 40006])), 3);
+        // Every other even port busy: four, never the pick itself.
+        let all = |p: u16| p.is_multiple_of(2);
+        assert_eq!(skip_run(r, 40004, all), 4);
+        assert_eq!(skip_run(r, 39000, all), 0, "outside the range");
+        assert_eq!(skip_run(range(40000, 40000), 40000, all), 0);
+        // An odd-sized range: the two-step scan never reaches its top port.
+        assert_eq!(skip_run(range(40000, 40004), 40004, all), 0);
+        assert_eq!(skip_run(range(40000, 40004), 40002, all), 1);
+        // A long run is counted up to the limit.
+        let wide = range(10000, 60000);
+        assert_eq!(skip_run(wide, 50000, all), SKIP_RUN_LIMIT);
+    }
+
+    #[test]
+    fn a_pick_keeps_its_skip_in_the_estimate() {
+        let mut t = PointerTracker::new(range(40000, 40009));
+        assert_eq!(t.observe_pick(key(80), 40000, 0), Outcome::Unpredicted);
+        assert_eq!(t.estimate(&key(80)).unwrap().skipped, Some(0));
+        t.observe_pick(key(80), 40004, 1);
+        assert_eq!(t.estimate(&key(80)).unwrap().skipped, Some(1));
+        t.observe(key(80), 40006);
+        assert_eq!(
+            t.estimate(&key(80)).unwrap().skipped,
+            None,
+            "a port seen in a dump"
+        );
     }
 
     #[test]

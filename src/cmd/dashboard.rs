@@ -28,5 +28,6 @@ pub fn run(args: &DashboardArgs) -> Result<()> {
         ascii,
         filter,
         record: args.record.clone(),
+        events: !args.no_events,
     })
 }

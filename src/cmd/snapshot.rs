@@ -1,6 +1,9 @@
 //! `portradar snapshot`: one refresh printed as a table, a summary or JSON; with `--watch MS`, one
 //! every MS milliseconds from the refresh worker, each printed and flushed as it comes (JSON: one
-//! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe.
+//! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe. A watch also
+//! watches the kernel's port allocator (allocator events, unless `--no-events`): picks and failed
+//! connect()s per destination, counted from the start; when events are unavailable, one line on
+//! stderr says why and their fields stay null.
 
 use super::{enter_netns, parse_filter};
 use crate::cli::{Format, SnapshotArgs};
@@ -10,7 +13,8 @@ use portradar::model::Snapshot;
 use portradar::output::{self, json::Layout};
 use portradar::record::{Player, Recording, Truncation, when};
 use portradar::refresh::Refresh;
-use portradar::refresh::{Refresher, Start, Worker};
+use portradar::refresh::feed::lock;
+use portradar::refresh::{EventFeed, Refresher, Start, Worker};
 use portradar::socket::SockRecord;
 use std::io::{self, Write};
 use std::path::Path;
@@ -64,6 +68,18 @@ fn watch(
     out: &mut impl Write,
 ) -> Result<()> {
     let stop = stop_on_signals().context("installing signal handlers")?;
+    // Attached before the first refresh, so the first snapshot printed means events are live.
+    let feed = if args.no_events {
+        None
+    } else {
+        EventFeed::start()
+            .inspect_err(|e| eprintln!("portradar: {e}; event fields are null"))
+            .ok()
+    };
+    let refresher = match &feed {
+        Some(feed) => refresher.with_events(feed.ledger()),
+        None => refresher,
+    };
     let start = Start {
         interval: every,
         sockets: args.sockets,
@@ -71,6 +87,7 @@ fn watch(
     let worker = Worker::spawn(refresher, start).context("starting the refresh thread")?;
     let mut printed = 0u64;
     let mut told = false;
+    let mut told_stopped = false;
     while args.count.is_none_or(|n| printed < n) && !stop.load(Ordering::Relaxed) {
         let report = match worker.recv_timeout(POLL) {
             Ok(report) => report,
@@ -81,6 +98,12 @@ fn watch(
             .outcome
             .map_err(anyhow::Error::msg)
             .context("reading the socket table")?;
+        if let Some(feed) = feed.as_ref().filter(|_| !told_stopped)
+            && let Some(reason) = lock(&feed.ledger()).stopped()
+        {
+            eprintln!("portradar: {reason}; event counts stop here");
+            told_stopped = true;
+        }
         if !told {
             told = tell_fallback(&snap);
         }

@@ -40,8 +40,8 @@ impl BootClock {
     }
 }
 
-/// CLOCK_BOOTTIME now, in nanoseconds.
-fn boottime_ns() -> u64 {
+/// CLOCK_BOOTTIME now, in nanoseconds (the clock of event stamps).
+pub fn boottime_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

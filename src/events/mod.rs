@@ -9,6 +9,8 @@
 //! - [`Transition`] (`record.rs`) is one parsed record.
 //! - [`Classifier`] (`classify.rs`) turns transitions into [`Event`]s, pure and bounded.
 //! - [`EventSource`] (`source.rs`) puts the two together: events, one loss count, a wait.
+//! - [`Ledger`] (`ledger.rs`) tallies one namespace's events for the dashboard and `snapshot
+//!   --watch`: counts per destination, picks since the last refresh, a pointer model fed per pick.
 //! - [`BootClock`] (`clock.rs`) maps the records' boot-time stamps to wall-clock time; `line.rs`
 //!   prints events as text or JSON lines.
 //!
@@ -19,14 +21,16 @@ mod bpf;
 mod classify;
 mod clock;
 mod error;
+mod ledger;
 mod line;
 mod record;
 mod source;
 
 pub use bpf::Watcher;
 pub use classify::Classifier;
-pub use clock::BootClock;
+pub use clock::{BootClock, boottime_ns};
 pub use error::EventsError;
+pub use ledger::{Ledger, LivePick};
 pub use line::{json_line, json_lost_line, text_line, text_lost_line};
 pub use record::{RecordError, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, Transition};
 pub use source::{EventSource, Wake};

@@ -1,6 +1,7 @@
 //! Outbound connections grouped by destination (remote ip:port), with the headroom of every
 //! (local ip, destination) pair (see [`super::headroom`]).
 
+use super::events::Failer;
 use super::forecast::Forecast;
 use super::headroom::{Headroom, HeadroomAcc};
 use super::history::Seen;
@@ -29,16 +30,18 @@ pub struct Destination {
     /// The inferred search pointer toward it (from its local ip with the least headroom), once a
     /// port allocated toward it was seen.
     pub pointer: Option<PointerEstimate>,
+    /// Ports the kernel picked for connect()s toward it since allocator events started; `None`
+    /// without events.
+    pub picks: Option<u64>,
+    /// connect()s toward it whose port search failed (EADDRNOTAVAIL) since events started, and in
+    /// the last minute; `None` without events.
+    pub connect_failures: Option<u64>,
+    pub failures_last_minute: Option<u64>,
+    /// The processes whose connect()s failed, most failures first (empty without events).
+    pub failing: Vec<Failer>,
     /// New connections seen since the previous refresh (the input of `new_per_s`).
     #[serde(skip)]
     pub new_since_last: u32,
-    /// connect() calls toward it that found no free port, from the allocator events when they are
-    /// watched; `None` otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub connect_failures: Option<u64>,
-    /// Ports the kernel picked toward it, from the allocator events when they are watched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub picks: Option<u64>,
 }
 
 impl Destination {
@@ -153,9 +156,11 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
         new_per_s: None,
         forecast: None,
         pointer: None,
-        new_since_last: acc.new,
-        connect_failures: None,
         picks: None,
+        connect_failures: None,
+        failures_last_minute: None,
+        failing: Vec::new(),
+        new_since_last: acc.new,
     }
 }
 

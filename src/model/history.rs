@@ -166,7 +166,7 @@ impl History {
 }
 
 /// The pointer a destination is shown with: that of its local ip with the least headroom.
-fn pointer_key(d: &Destination) -> Option<DestinationKey> {
+pub(super) fn pointer_key(d: &Destination) -> Option<DestinationKey> {
     let h = d.tightest()?;
     Some(DestinationKey {
         local_ip: h.local_ip,

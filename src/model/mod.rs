@@ -6,6 +6,7 @@
 //! 4-tuples, maps every port of the ephemeral range for the dial and summarises TIME_WAIT.
 
 mod destinations;
+mod events;
 mod forecast;
 mod headroom;
 mod history;
@@ -17,6 +18,7 @@ mod states;
 mod timewait;
 
 pub use destinations::Destination;
+pub use events::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
 pub use forecast::Forecast;
 pub use headroom::Headroom;
 pub use history::History;
@@ -115,21 +117,8 @@ pub struct Snapshot {
     pub allocations: Allocations,
     /// Seconds since the previous refresh fed to the same [`History`], if any.
     pub elapsed_s: Option<f64>,
-    /// What the allocator events saw, when a live mode watches them; `None` otherwise.
+    /// What allocator events counted since they started; `None` without events.
     pub events: Option<EventsSummary>,
-}
-
-/// The allocator events seen since a live mode started watching them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EventsSummary {
-    /// Where the events come from.
-    pub source: String,
-    /// Ports the kernel picked for connect().
-    pub picks: u64,
-    /// connect() calls that found no free port.
-    pub failures: u64,
-    /// Events the kernel dropped before portradar read them.
-    pub lost: u64,
 }
 
 /// How a socket relates to this host's services.
@@ -218,19 +207,45 @@ impl PortFacts {
 /// Aggregates one table. `history` carries what earlier refreshes saw (for rates and new
 /// allocations) and is updated; pass a fresh [`History`] for a one-shot snapshot.
 pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
+    build_with_events(input, meta, history, None)
+}
+
+/// [`build`] with what allocator events saw since the previous refresh: the picks are the
+/// allocations (short-lived connections included, and counted as new), the pointers are those of
+/// the model fed with every pick where it has one, and destinations get their event counts.
+pub fn build_with_events(
+    input: &Input<'_>,
+    meta: Meta,
+    history: &mut History,
+    events: Option<&EventInput>,
+) -> Snapshot {
     let mut facts = PortFacts::new(input);
     history.recall_ports(&mut facts, meta.taken_at);
     let seen = history.advance(input.records, meta.taken_at);
     let mut destinations = destinations::aggregate(input, &facts, &seen);
     let new_ports = seen.allocations(input, &facts);
     let elapsed_s = seen.elapsed_s;
+    if let Some(ev) = events.filter(|_| elapsed_s.is_some()) {
+        events::count_short_lived(&mut destinations, input.records, &ev.picks);
+    }
     history.smooth_rates(&mut destinations, elapsed_s);
     let settings = input.settings;
-    let score = history.track_pointers(settings.port_range, &new_ports, &mut destinations);
-    let skip = new_ports.len().saturating_sub(MAX_ALLOCATIONS);
+    let mut score = history.track_pointers(settings.port_range, &new_ports, &mut destinations);
+    let mut recent: Vec<u16> = new_ports.iter().map(|a| a.port).collect();
+    if let Some(ev) = events {
+        events::count(&mut destinations, ev);
+        for d in &mut destinations {
+            if let Some(p) = history::pointer_key(d).and_then(|k| ev.pointers.get(&k)) {
+                d.pointer = Some(p.clone());
+            }
+        }
+        score = ev.score;
+        recent = ev.picks.iter().map(|p| p.local.port).collect();
+    }
+    let skip = recent.len().saturating_sub(MAX_ALLOCATIONS);
     let allocations = Allocations {
-        recent: new_ports[skip..].iter().map(|a| a.port).collect(),
-        count: new_ports.len() as u32,
+        count: recent.len() as u32,
+        recent: recent.split_off(skip),
         score,
     };
     for d in &mut destinations {
@@ -258,7 +273,7 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
         time_wait: TimeWaitSummary::build(input.records),
         allocations,
         elapsed_s,
-        events: None,
+        events: events.and_then(|e| e.summary.clone()),
         settings: settings.clone(),
         totals,
         meta,

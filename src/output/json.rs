@@ -2,7 +2,9 @@
 //! snake_case and stable; `version` changes when a field changes meaning.
 
 use super::rfc3339;
-use crate::model::{Destination, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary};
+use crate::model::{
+    Destination, EventsSummary, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary,
+};
 use crate::pointer::Score;
 use crate::settings::{KernelSettings, PortRange};
 use crate::socket::{Endpoint, Family, SockRecord, TcpState, TimerKind};
@@ -30,6 +32,8 @@ struct Document<'a> {
     reused_ports_total: u32,
     time_wait: &'a TimeWaitSummary,
     pointer: Pointer<'a>,
+    /// Allocator events since the start (null without them).
+    events: Option<&'a EventsSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sockets: Option<Sockets<'a>>,
 }
@@ -179,6 +183,7 @@ pub fn write(
             score: snap.allocations.score,
             hit_rate: snap.allocations.score.rate(),
         },
+        events: snap.events.as_ref(),
         sockets: sockets.map(Sockets),
     };
     match layout {

@@ -28,6 +28,16 @@ pub struct Scope {
 impl Recorded {
     /// A refresher of `scope` (in the namespace already entered) recording to `path`.
     pub fn open(path: &Path, scope: Scope) -> Result<(Recorded, Opened), RecordError> {
+        let refresher = Refresher::new(scope.netns.clone(), scope.families, scope.filter.clone());
+        Recorded::wrap(path, scope, refresher)
+    }
+
+    /// `refresher` (made for `scope`, perhaps fed by allocator events) recording to `path`.
+    pub fn wrap(
+        path: &Path,
+        scope: Scope,
+        refresher: Refresher,
+    ) -> Result<(Recorded, Opened), RecordError> {
         let host = Host {
             hostname: sysctl::hostname(),
             netns: scope.netns.clone(),
@@ -37,7 +47,6 @@ impl Recorded {
             settings: sysctl::read_settings()?,
         };
         let (writer, opened) = Writer::open(path, &host)?;
-        let refresher = Refresher::new(scope.netns, scope.families, scope.filter);
         let recorded = Recorded {
             refresher,
             writer: Some(writer),

@@ -1,17 +1,22 @@
 //! The refresh engine: read the kernel's settings, dump the socket table and aggregate it into a
 //! [`Snapshot`]. [`Refresher`] does one refresh at a time (a one-shot `portradar snapshot`, benches);
 //! [`worker`] runs refreshes on a thread of their own every interval and reports each one, and every
-//! live mode drives it: the dashboard and `snapshot --watch`.
+//! live mode drives it: the dashboard and `snapshot --watch`. With allocator events, [`feed`] runs
+//! the event thread whose ledger the refresher reads at each refresh.
 
+pub mod feed;
 pub mod worker;
 
+pub use feed::EventFeed;
 pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
 
 use crate::collect::{CollectError, Collector, DumpFilter, Families, Query, Table, sysctl};
+use crate::events::{Ledger, boottime_ns};
 use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
 use crate::settings::PortRange;
-use crate::socket::SockRecord;
+use crate::socket::{SockRecord, TcpState};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// Keeps the collector, its reusable table, the query (with its filter compiled) and the history
@@ -22,6 +27,8 @@ pub struct Refresher {
     history: History,
     query: Query,
     netns: Option<String>,
+    /// The allocator events' ledger, when events are live.
+    events: Option<Arc<Mutex<Ledger>>>,
 }
 
 impl Refresher {
@@ -39,7 +46,15 @@ impl Refresher {
                 port_range: PortRange { low: 0, high: 0 },
             },
             netns,
+            events: None,
         }
+    }
+
+    /// Adds what allocator events recorded in `ledger` to every refresh from now on (see
+    /// [`model::build_with_events`]), and tells the ledger each dump's port occupancy.
+    pub fn with_events(mut self, ledger: Arc<Mutex<Ledger>>) -> Refresher {
+        self.events = Some(ledger);
+        self
     }
 
     /// Dumps with `filter` from now on: compiles it once, and starts a fresh history (rates and
@@ -83,7 +98,25 @@ impl Refresher {
                 .map(|f| f.filter().text().to_string()),
             bind_side_read_at: self.table.bind_side_read_at,
         };
-        Ok(model::build(&input, meta, &mut self.history))
+        let events = self.events.as_ref().map(|ledger| {
+            let filter = self.query.filter.as_ref().map(DumpFilter::filter);
+            let keep = |p: &model::PickSeen| {
+                let r = SockRecord::new(p.local, p.remote, TcpState::Established);
+                filter.is_none_or(|f| f.matches(&r))
+            };
+            feed::lock(ledger).take(settings.port_range, boottime_ns(), keep)
+        });
+        let snapshot = model::build_with_events(&input, meta, &mut self.history, events.as_ref());
+        if let Some(ledger) = &self.events {
+            let (used, blocked) = feed::occupancy(
+                input.records,
+                input.listen_ports,
+                input.explicit_bind_ports,
+                &settings,
+            );
+            feed::lock(ledger).set_occupancy(used, blocked, boottime_ns());
+        }
+        Ok(snapshot)
     }
 }
 

@@ -4,17 +4,21 @@
 
 use super::cursor::{Cursor, Move};
 use super::keys::{self, Action, ReplayAction};
+use super::live::EventsStatus;
 use super::panels::Panel;
 use super::panels::timeline::Timeline;
 use super::prompt::{Prompt, PromptEvent};
 use super::recent::Recent;
 use super::sort::SortKey;
 use super::theme::{NEEDLES, Theme};
+use crate::events::LivePick;
 use crate::filter::Filter;
 use crate::model::{Destination, Snapshot};
+use crate::pointer::PointerEstimate;
 use crate::refresh::{Command, Report};
-use crate::socket::Endpoint;
+use crate::socket::{Endpoint, SockRecord, TcpState};
 use crossterm::event::{KeyEvent, KeyEventKind};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,6 +101,12 @@ pub struct App {
     pub(crate) time_wait_counts: Recent<u32>,
     /// Where a replay stands; `None` live.
     pub(crate) timeline: Option<Timeline>,
+    /// Whether allocator events feed the dashboard; `None` when nobody said (a replay, a test).
+    pub(crate) events: Option<EventsStatus>,
+    /// The latest pick taken from the events, by number.
+    last_pick: u64,
+    /// Pointer estimates updated by picks since the snapshot on screen, per destination.
+    live_pointers: HashMap<Endpoint, PointerEstimate>,
 }
 
 impl App {
@@ -123,6 +133,50 @@ impl App {
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
             timeline: None,
+            events: None,
+            last_pick: 0,
+            live_pointers: HashMap::new(),
+        }
+    }
+
+    /// Says whether allocator events feed the dashboard (the header shows it).
+    pub fn set_events(&mut self, status: EventsStatus) {
+        self.events = Some(status);
+    }
+
+    /// The number of the latest pick taken: ask the events for those after it.
+    pub fn last_pick(&self) -> u64 {
+        self.last_pick
+    }
+
+    /// Takes picks as they happen, oldest first, each with its destination's pointer estimate
+    /// after it: the trail and the needles move at once. Picks the filter rejects only count as
+    /// taken. Returns whether to redraw.
+    pub fn on_picks(&mut self, picks: Vec<(LivePick, Option<PointerEstimate>)>) -> bool {
+        let mut shown = false;
+        for (pick, estimate) in picks {
+            self.last_pick = self.last_pick.max(pick.seq);
+            let record = SockRecord::new(pick.local, pick.remote, TcpState::Established);
+            if self.frozen || self.filter.as_ref().is_some_and(|f| !f.matches(&record)) {
+                continue;
+            }
+            self.trail.push(pick.local.port);
+            if let Some(e) = estimate {
+                self.live_pointers.insert(pick.remote, e);
+            }
+            shown = true;
+        }
+        shown
+    }
+
+    /// The pointer estimate to show for `d`: the one updated by the latest pick, when it is newer
+    /// than the snapshot's.
+    pub(crate) fn pointer_of<'a>(&'a self, d: &'a Destination) -> Option<&'a PointerEstimate> {
+        let live = self.live_pointers.get(&d.remote);
+        match (live, &d.pointer) {
+            (Some(l), Some(p)) if l.seen <= p.seen => Some(p),
+            (Some(l), _) => Some(l),
+            (None, p) => p.as_ref(),
         }
     }
 
@@ -183,8 +237,9 @@ impl App {
     }
 
     fn show(&mut self, snapshot: Arc<Snapshot>) {
-        // The first refresh of a filter sees every socket as new: those are no allocations.
-        if snapshot.elapsed_s.is_some() {
+        // The first refresh of a filter sees every socket as new: those are no allocations. With
+        // events the trail follows the picks themselves.
+        if snapshot.elapsed_s.is_some() && self.events != Some(EventsStatus::Live) {
             for port in &snapshot.allocations.recent {
                 self.trail.push(*port);
             }
@@ -221,7 +276,8 @@ impl App {
         let mut top: Vec<u32> = (0..dests.len() as u32)
             .filter(|i| {
                 let d = &dests[*i as usize];
-                d.pointer.is_some() && d.new_per_s.is_some()
+                (d.pointer.is_some() || self.live_pointers.contains_key(&d.remote))
+                    && d.new_per_s.is_some()
             })
             .collect();
         if top.len() > NEEDLES {
@@ -419,6 +475,7 @@ impl App {
         self.assign_needles();
         self.trail.clear();
         self.time_wait_counts.clear();
+        self.live_pointers.clear();
         Reaction::Send(Command::SetFilter {
             filter,
             epoch: self.epoch,
@@ -516,6 +573,26 @@ mod tests {
             panic!("the pasted filter applies");
         };
         assert_eq!(filter.text(), "dst 10.0.0.1 or dst 10.0.0.2");
+    }
+
+    #[test]
+    fn picks_the_filter_rejects_or_a_frozen_screen_only_count_as_taken() {
+        let pick = |seq, remote: &str| LivePick {
+            seq,
+            local: "127.0.0.1:40000".parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            skipped: 0,
+        };
+        let mut a = app(1000);
+        a.filter = Filter::parse("dst 10.0.0.1").ok();
+        assert!(!a.on_picks(vec![(pick(1, "10.0.0.2:80"), None)]));
+        assert_eq!((a.last_pick(), a.trail.last()), (1, None));
+        assert!(a.on_picks(vec![(pick(2, "10.0.0.1:80"), None)]));
+        assert_eq!((a.last_pick(), a.trail.last()), (2, Some(40000)));
+        press(&mut a, KeyCode::Char(' '));
+        assert!(a.frozen);
+        assert!(!a.on_picks(vec![(pick(3, "10.0.0.1:80"), None)]));
+        assert_eq!(a.last_pick(), 3);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod format;
 mod help;
 mod keys;
 mod layout;
+mod live;
 mod outlook;
 mod pack;
 mod panels;
@@ -32,19 +33,23 @@ pub use app::{App, Config, Reaction};
 pub use dial::{Dial, Needle};
 pub use keys::{KEYS, KeyHelp};
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub use live::EventsStatus;
 pub use render::draw;
 pub use replay::{ReplayOptions, replay};
 pub use theme::Theme;
 
 use crate::collect::Families;
+use crate::events::Ledger;
 use crate::filter::Filter;
 use crate::record::{Recorded, Scope};
-use crate::refresh::{Command, Refresher, Report, Start, Worker};
+use crate::refresh::feed::lock;
+use crate::refresh::{Command, EventFeed, Refresher, Report, Start, Worker};
 use crossterm::event::{self, Event};
 use keys::ReplayAction;
 use panels::timeline::Timeline;
 use std::io::IsTerminal;
 use std::sync::mpsc::TryRecvError;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the dashboard was asked to run.
@@ -60,6 +65,8 @@ pub struct Options {
     pub filter: Option<Filter>,
     /// Record every refresh to this file too (`--record`).
     pub record: Option<std::path::PathBuf>,
+    /// Watch the kernel's port allocator (allocator events); false for `--no-events`.
+    pub events: bool,
 }
 
 /// Why the dashboard could not run or stopped.
@@ -86,6 +93,24 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let stop = signals::Stop::register().map_err(UiError::from)?;
     let interval = Duration::from_millis(options.interval_ms);
+    let refresher = Refresher::new(
+        options.netns.clone(),
+        options.families,
+        options.filter.clone(),
+    );
+    let (event_feed, status) = if options.events {
+        match EventFeed::start() {
+            Ok(f) => (Some(f), EventsStatus::Live),
+            Err(e) => (None, EventsStatus::Off(e.to_string())),
+        }
+    } else {
+        (None, EventsStatus::Off("events off: --no-events".into()))
+    };
+    let ledger = event_feed.as_ref().map(EventFeed::ledger);
+    let refresher = match &ledger {
+        Some(l) => refresher.with_events(Arc::clone(l)),
+        None => refresher,
+    };
     let start = Start {
         interval,
         sockets: false,
@@ -98,13 +123,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
                 interval_ms: options.interval_ms,
                 filter: options.filter.clone(),
             };
-            let (recorded, _) = Recorded::open(path, scope)?;
+            let (recorded, _) = Recorded::wrap(path, scope, refresher)?;
             Worker::spawn(recorded, start)
         }
-        None => {
-            let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
-            Worker::spawn(refresher, start)
-        }
+        None => Worker::spawn(refresher, start),
     }
     .map_err(UiError::from)?;
     let mut app = App::new(Config {
@@ -114,8 +136,15 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         ascii: options.ascii,
         filter: options.filter,
     });
+    app.set_events(status);
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
-    event_loop(&mut session, &mut app, &mut Live(worker), &stop)?;
+    event_loop(
+        &mut session,
+        &mut app,
+        &mut Live(worker),
+        ledger.as_deref(),
+        &stop,
+    )?;
     Ok(())
 }
 
@@ -155,6 +184,7 @@ fn event_loop(
     session: &mut terminal::Session,
     app: &mut App,
     feed: &mut dyn Feed,
+    ledger: Option<&Mutex<Ledger>>,
     stop: &signals::Stop,
 ) -> Result<(), UiError> {
     let mut dirty = true;
@@ -195,5 +225,28 @@ fn event_loop(
         if let Some(timeline) = feed.timeline() {
             dirty |= app.set_timeline(timeline);
         }
+        if let Some(ledger) = ledger {
+            dirty |= take_picks(app, ledger);
+        }
     }
+}
+
+/// Hands the picks made since the last look to the app, and says so once events stopped; returns
+/// whether to redraw.
+fn take_picks(app: &mut App, ledger: &Mutex<Ledger>) -> bool {
+    let (picks, stopped) = {
+        let l = lock(ledger);
+        (
+            l.picks_after(app.last_pick()),
+            l.stopped().map(str::to_string),
+        )
+    };
+    let mut dirty = !picks.is_empty() && app.on_picks(picks);
+    if let Some(reason) = stopped
+        && app.events == Some(EventsStatus::Live)
+    {
+        app.set_events(EventsStatus::Off(reason));
+        dirty = true;
+    }
+    dirty
 }

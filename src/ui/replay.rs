@@ -45,7 +45,7 @@ pub fn replay(recording: Recording, options: ReplayOptions) -> anyhow::Result<()
     });
     let mut transport = Transport::new(Player::new(recording), options.filter, options.note);
     let mut session = terminal::Session::enter().map_err(UiError::from)?;
-    event_loop(&mut session, &mut app, &mut transport, &stop)?;
+    event_loop(&mut session, &mut app, &mut transport, None, &stop)?;
     Ok(())
 }
 

@@ -113,9 +113,11 @@ mod tests {
                 half_range_used: false,
             }),
             pointer: None,
-            new_since_last: 0,
-            connect_failures: None,
             picks: None,
+            connect_failures: None,
+            failures_last_minute: None,
+            failing: Vec::new(),
+            new_since_last: 0,
         }
     }
 

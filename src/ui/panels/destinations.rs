@@ -11,6 +11,7 @@ use crate::model::Destination;
 use crate::output::noun;
 use crate::ui::app::App;
 use crate::ui::format::{rate, thousands};
+use crate::ui::live;
 use crate::ui::outlook::{self, HALF_RANGE_MARK, Outlook};
 use crate::ui::pack::pack;
 use crate::ui::theme::Theme;
@@ -21,7 +22,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 /// Columns in screen order, the destination first.
-const COLUMNS: usize = 8;
+const COLUMNS: usize = 10;
 const TITLES: [&str; COLUMNS] = [
     "destination",
     "sockets",
@@ -31,9 +32,13 @@ const TITLES: [&str; COLUMNS] = [
     "new/s",
     "sust/s",
     "full in",
+    "fail 1m/all",
+    "failing",
 ];
+/// The columns allocator events fill, hidden without them.
+const EVENT_COLUMNS: [usize; 2] = [8, 9];
 /// Which columns go first when the panel is narrow (indices into [`TITLES`]).
-const DROP_ORDER: [usize; 6] = [1, 6, 2, 3, 5, 7];
+const DROP_ORDER: [usize; 8] = [1, 6, 9, 2, 3, 5, 8, 7];
 /// The columns styled by how urgent the destination's outlook is.
 const URGENT: [usize; 2] = [4, 7];
 
@@ -52,6 +57,8 @@ fn cells(d: &Destination, range_size: u32, theme: Theme) -> ([String; COLUMNS], 
         d.new_per_s.map_or("—".to_string(), rate),
         (d.forecast.as_ref()).map_or("—".to_string(), |f| rate(f.sustainable_per_s)),
         full_in,
+        live::failures_cell(d),
+        live::failing_cell(d),
     ];
     (cells, outlook::urgency(d, range_size, theme))
 }
@@ -108,7 +115,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     // in rows it leaves spare (so the scan is over a screenful of destinations at most).
     let notes: Vec<Line> = match app.focused_destination() {
         Some(d) => {
-            let groups = outlook::details(d, size, theme).into_iter();
+            let failures = Some(live::details(d, theme)).filter(|g| !g.is_empty());
+            let groups = failures.into_iter().chain(outlook::details(d, size, theme));
             let mut lines: Vec<Line> = groups.flat_map(|g| pack(g, width, theme)).collect();
             lines.truncate(list_rows.saturating_sub(1));
             lines
@@ -139,6 +147,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
         }
     }
     let mut shown = [true; COLUMNS];
+    if snapshot.events.is_none() {
+        EVENT_COLUMNS.iter().for_each(|c| shown[*c] = false);
+    }
     let total = |shown: &[bool; COLUMNS]| -> usize {
         widths
             .iter()

@@ -16,6 +16,7 @@ use crate::pointer::{PointerEstimate, Score};
 use crate::ui::app::App;
 use crate::ui::dial::{Dial, Needle};
 use crate::ui::format::thousands;
+use crate::ui::live;
 use crate::ui::outlook::{self, Outlook};
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -85,10 +86,11 @@ fn focused(app: &App, snapshot: &Snapshot, d: &Destination) -> Face {
     if urgent {
         centre.extend(outlook.clone());
     }
-    let (needles, caption) = match &d.pointer {
+    let (needles, caption) = match app.pointer_of(d) {
         Some(p) => {
             let next = format!("next → {} (inferred)", p.window.first);
             centre.push((next, theme.bold()));
+            centre.extend(live::skipped(p).map(|s| (s, theme.warning())));
             let needle = pointer_needle(p, theme.needle(0), None);
             (vec![needle], caption("pointer", &p.score, theme))
         }
@@ -137,7 +139,7 @@ fn overview(app: &App, snapshot: &Snapshot) -> Face {
         .iter()
         .filter_map(|(slot, i)| {
             let d = snapshot.destinations.get(*i as usize)?;
-            let p = d.pointer.as_ref()?;
+            let p = app.pointer_of(d)?;
             let label = char::from_digit(*slot as u32 + 1, 10)?;
             let legend = Some((label, d.remote.to_string()));
             Some(pointer_needle(p, theme.needle(*slot), legend))

@@ -9,6 +9,7 @@ use crate::output::noun;
 use crate::refresh::effective_interval;
 use crate::ui::app::App;
 use crate::ui::format::{interval, thousands};
+use crate::ui::live;
 use crate::ui::pack::{Item, pack};
 use crate::ui::panels::timeline;
 use ratatui::text::{Line, Span};
@@ -75,6 +76,9 @@ fn main_items(app: &App) -> Vec<Item> {
         return items;
     }
     items.push(Item::plain(format!("every {}", interval(app.interval))));
+    if let Some(status) = &app.events {
+        items.push(live::header_item(status, theme));
+    }
     items.push(if app.frozen {
         Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
     } else {
@@ -148,6 +152,13 @@ fn status_items(app: &App) -> Vec<Item> {
         ));
     }
     items.extend(timeline::note(app));
+    if let Some(reason) = app
+        .events
+        .as_ref()
+        .and_then(|s| live::reason_item(s, theme))
+    {
+        items.push(reason);
+    }
     items
 }
 
