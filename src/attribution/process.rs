@@ -1,0 +1,203 @@
+//! Socket inodes → the process holding them (`/proc/PID/fd/*` → `socket:[INODE]`, through the
+//! `procfs` crate), for a chosen set of sockets only, within a time budget, with a cache.
+//!
+//! A walk costs a few microseconds per descriptor, seconds on a host with a million sockets, so it is
+//! never done for the whole table: the caller asks for the inodes it will show. A walk cut short by
+//! its budget resumes where it stopped on the next call, and says meanwhile that it is partial.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::time::{Duration, Instant};
+
+/// The process that holds a socket (the first found when several share it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    /// The command name (`/proc/PID/stat`'s comm, at most 15 bytes).
+    pub comm: String,
+}
+
+/// How the last [`ProcessMap::resolve`] went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// The walk ran out of budget before it saw every process: some sockets asked for may still
+    /// have an owner that is not known yet.
+    pub partial: bool,
+    /// Sockets asked for and their owners found.
+    pub wanted: usize,
+    pub found: usize,
+    /// Time spent in this call.
+    pub took: Duration,
+}
+
+/// Owners of socket inodes, found by walking `/proc`.
+#[derive(Debug, Default)]
+pub struct ProcessMap {
+    owners: FxHashMap<u32, Owner>,
+    /// Pids the walk in progress has still to read (empty when no walk is in progress).
+    pending: Vec<i32>,
+    /// Inodes the walk in progress looks for.
+    looking_for: FxHashSet<u32>,
+    /// How the last call went.
+    last: Resolution,
+}
+
+impl ProcessMap {
+    pub fn new() -> ProcessMap {
+        ProcessMap::default()
+    }
+
+    /// Finds the owners of `wanted` (socket inodes; 0 is ignored: TIME_WAIT entries have no inode)
+    /// that are not known yet, reading `/proc` for at most `budget`. Owners of sockets no longer
+    /// wanted are forgotten. A walk that runs out of budget goes on from where it stopped on the
+    /// next call.
+    pub fn resolve(&mut self, wanted: &FxHashSet<u32>, budget: Duration) -> Resolution {
+        let start = Instant::now();
+        self.owners.retain(|inode, _| wanted.contains(inode));
+        let missing: FxHashSet<u32> = wanted
+            .iter()
+            .copied()
+            .filter(|i| *i != 0 && !self.owners.contains_key(i))
+            .collect();
+        if missing.is_empty() {
+            self.pending.clear();
+        } else {
+            // A walk in progress goes on only if it looks for what is missing now.
+            if self.pending.is_empty() || !missing.is_subset(&self.looking_for) {
+                self.pending = pids();
+                self.looking_for = missing.clone();
+            }
+            self.walk(&missing, start + budget);
+        }
+        let found = wanted
+            .iter()
+            .filter(|i| self.owners.contains_key(i))
+            .count();
+        self.last = Resolution {
+            partial: !self.pending.is_empty(),
+            wanted: wanted.iter().filter(|i| **i != 0).count(),
+            found,
+            took: start.elapsed(),
+        };
+        self.last
+    }
+
+    /// Reads pending processes until every missing inode is found, none is left, or `deadline`.
+    fn walk(&mut self, missing: &FxHashSet<u32>, deadline: Instant) {
+        let mut left = missing.len();
+        while let Some(pid) = self.pending.pop() {
+            left -= self.read_process(pid, missing);
+            if left == 0 {
+                self.pending.clear();
+                return;
+            }
+            if Instant::now() >= deadline {
+                return;
+            }
+        }
+    }
+
+    /// Records the owner of each socket of `pid` among `missing`; returns how many were new.
+    fn read_process(&mut self, pid: i32, missing: &FxHashSet<u32>) -> usize {
+        let Ok(process) = procfs::process::Process::new(pid) else {
+            return 0;
+        };
+        let Ok(fds) = process.fd() else {
+            return 0;
+        };
+        let mut comm = None;
+        let mut new = 0;
+        for fd in fds.flatten() {
+            let procfs::process::FDTarget::Socket(inode) = fd.target else {
+                continue;
+            };
+            let Ok(inode) = u32::try_from(inode) else {
+                continue;
+            };
+            if !missing.contains(&inode) || self.owners.contains_key(&inode) {
+                continue;
+            }
+            let comm = comm.get_or_insert_with(|| {
+                process
+                    .stat()
+                    .map(|s| s.comm)
+                    .unwrap_or_else(|_| String::from("?"))
+            });
+            self.owners.insert(
+                inode,
+                Owner {
+                    pid: pid.unsigned_abs(),
+                    comm: comm.clone(),
+                },
+            );
+            new += 1;
+        }
+        new
+    }
+
+    /// The owner of socket `inode`, when found.
+    pub fn owner(&self, inode: u32) -> Option<&Owner> {
+        self.owners.get(&inode)
+    }
+
+    /// How the last call went.
+    pub fn last(&self) -> Resolution {
+        self.last
+    }
+}
+
+/// Every process id in `/proc`, newest last (so the walk, which pops, reads the newest first: a
+/// busy client is more often a young process than init).
+fn pids() -> Vec<i32> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let mut pids: Vec<i32> = all.flatten().map(|p| p.pid()).collect();
+    pids.sort_unstable();
+    pids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// The inode of a socket this process holds, as sock_diag reports it.
+    fn inode_of(socket: &std::net::TcpListener) -> u32 {
+        use std::os::fd::AsRawFd;
+        let link = std::fs::metadata(format!("/proc/self/fd/{}", socket.as_raw_fd())).unwrap();
+        u32::try_from(link.ino()).unwrap()
+    }
+
+    #[test]
+    fn finds_this_process_and_forgets_what_is_no_longer_wanted() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let inode = inode_of(&listener);
+        let mut map = ProcessMap::new();
+        let wanted: FxHashSet<u32> = [inode, 0].into_iter().collect();
+        let r = map.resolve(&wanted, Duration::from_secs(60));
+        assert!(!r.partial);
+        assert_eq!((r.wanted, r.found), (1, 1));
+        let owner = map.owner(inode).unwrap();
+        assert_eq!(owner.pid, std::process::id());
+        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(owner.comm, comm.trim_end());
+        map.resolve(&FxHashSet::default(), Duration::ZERO);
+        assert_eq!(map.owner(inode), None);
+    }
+
+    #[test]
+    fn a_zero_budget_reads_one_process_and_says_partial() {
+        let mut map = ProcessMap::new();
+        // An inode no process holds: the walk cannot end early.
+        let wanted: FxHashSet<u32> = [u32::MAX].into_iter().collect();
+        let first = map.resolve(&wanted, Duration::ZERO);
+        assert!(first.partial, "{first:?}");
+        assert_eq!(first.found, 0);
+        let mut calls = 1;
+        while map.resolve(&wanted, Duration::ZERO).partial {
+            calls += 1;
+            assert!(calls < 1_000_000, "the walk must make progress");
+        }
+        assert!(calls > 1, "one process per call");
+    }
+}
