@@ -6,6 +6,7 @@
 //! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
 
 mod bindside;
+pub mod namespaces;
 mod netlink;
 pub mod netns;
 mod procfs;

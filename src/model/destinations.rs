@@ -29,6 +29,9 @@ pub struct Destination {
     /// The inferred search pointer toward it (from its local ip with the least headroom), once a
     /// port allocated toward it was seen.
     pub pointer: Option<PointerEstimate>,
+    /// Who holds its ports, most sockets first ([`super::consumers::attach`]); `None` until
+    /// attributed.
+    pub consumers: Option<Vec<super::Consumer>>,
     /// New connections seen since the previous refresh (the input of `new_per_s`).
     #[serde(skip)]
     pub new_since_last: u32,
@@ -146,6 +149,7 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
         new_per_s: None,
         forecast: None,
         pointer: None,
+        consumers: None,
         new_since_last: acc.new,
     }
 }

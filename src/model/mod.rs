@@ -5,6 +5,7 @@
 //! groups outbound ones by destination with their headroom, finds local ports reused by several
 //! 4-tuples, maps every port of the ephemeral range for the dial and summarises TIME_WAIT.
 
+pub mod consumers;
 mod destinations;
 mod forecast;
 mod headroom;
@@ -16,6 +17,7 @@ mod services;
 mod states;
 mod timewait;
 
+pub use consumers::{Attributor, Consumer};
 pub use destinations::Destination;
 pub use forecast::Forecast;
 pub use headroom::Headroom;
@@ -115,6 +117,8 @@ pub struct Snapshot {
     pub allocations: Allocations,
     /// Seconds since the previous refresh fed to the same [`History`], if any.
     pub elapsed_s: Option<f64>,
+    /// How the lookup of the sockets' processes went, when processes were asked for.
+    pub processes: Option<crate::attribution::Resolution>,
 }
 
 /// How a socket relates to this host's services.
@@ -243,6 +247,7 @@ pub fn build(input: &Input<'_>, meta: Meta, history: &mut History) -> Snapshot {
         time_wait: TimeWaitSummary::build(input.records),
         allocations,
         elapsed_s,
+        processes: None,
         settings: settings.clone(),
         totals,
         meta,

@@ -3,10 +3,12 @@
 //! [`worker`] runs refreshes on a thread of their own every interval and reports each one, and every
 //! live mode drives it: the dashboard and `snapshot --watch`.
 
+pub mod namespaces;
 pub mod worker;
 
 pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
 
+use crate::attribution::{Attribution, ProcessLookup};
 use crate::collect::{CollectError, Collector, DumpFilter, Families, Query, Table, sysctl};
 use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
@@ -22,6 +24,7 @@ pub struct Refresher {
     history: History,
     query: Query,
     netns: Option<String>,
+    attribution: Attribution,
 }
 
 impl Refresher {
@@ -39,7 +42,23 @@ impl Refresher {
                 port_range: PortRange { low: 0, high: 0 },
             },
             netns,
+            attribution: Attribution::new(None),
         }
+    }
+
+    /// Looks up the processes holding the sockets from now on (`None`: cgroups only).
+    pub fn set_process_lookup(&mut self, lookup: Option<ProcessLookup>) {
+        self.attribution = Attribution::new(lookup);
+    }
+
+    /// Who holds the sockets, as of the last refresh.
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
+    }
+
+    /// The cgroup id of each socket of the last refresh, index for index with [`Refresher::records`].
+    pub fn cgroups(&self) -> &[u64] {
+        &self.table.cgroups
     }
 
     /// Dumps with `filter` from now on: compiles it once, and starts a fresh history (rates and
@@ -78,7 +97,13 @@ impl Refresher {
                 .map(|f| f.filter().text().to_string()),
             bind_side_read_at: self.table.bind_side_read_at,
         };
-        Ok(model::build(&input, meta, &mut self.history))
+        let mut snap = model::build(&input, meta, &mut self.history);
+        snap.processes = self.attribution.attribute(
+            &mut snap.destinations,
+            &self.table.records,
+            &self.table.cgroups,
+        );
+        Ok(snap)
     }
 }
 

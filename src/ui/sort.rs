@@ -113,6 +113,7 @@ mod tests {
                 half_range_used: false,
             }),
             pointer: None,
+            consumers: None,
             new_since_last: 0,
         }
     }

@@ -1,0 +1,104 @@
+//! [`Attribution`]: the state kept between refreshes to say who holds the sockets — the cgroup
+//! names always (free: the ids come with the dump), the process map when asked for, for the sockets
+//! that will be shown, within a time budget per refresh.
+
+use super::{CgroupNames, ProcessMap, Resolution};
+use crate::model::{Attributor, Destination, consumers};
+use crate::socket::SockRecord;
+use rustc_hash::FxHashSet;
+use std::time::Duration;
+
+/// Which sockets to look the processes of up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessScope {
+    /// Those toward the first N destinations (most ports used first: the ones on screen).
+    TopDestinations(usize),
+    /// Every socket of the table (`snapshot --processes --sockets`).
+    All,
+}
+
+/// How processes are looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessLookup {
+    pub scope: ProcessScope,
+    /// Most time one refresh spends reading `/proc`; the rest waits for the next refresh.
+    pub budget: Duration,
+}
+
+/// Cgroup names and, when asked for, socket owners.
+#[derive(Debug)]
+pub struct Attribution {
+    cgroups: CgroupNames,
+    processes: Option<(ProcessLookup, ProcessMap)>,
+}
+
+impl Attribution {
+    /// Cgroups only; processes when `lookup` is given.
+    pub fn new(lookup: Option<ProcessLookup>) -> Attribution {
+        Attribution {
+            cgroups: CgroupNames::new(),
+            processes: lookup.map(|l| (l, ProcessMap::new())),
+        }
+    }
+
+    /// Brings names and owners up to date for one table (`cgroups` index for index with `records`)
+    /// and fills each destination's consumers. Returns how the process lookup went, when asked for.
+    pub fn attribute(
+        &mut self,
+        destinations: &mut [Destination],
+        records: &[SockRecord],
+        cgroups: &[u64],
+    ) -> Option<Resolution> {
+        self.cgroups.learn(cgroups.iter().copied());
+        let resolution = self.processes.as_mut().map(|(lookup, map)| {
+            let wanted = wanted(lookup.scope, destinations, records);
+            map.resolve(&wanted, lookup.budget)
+        });
+        consumers::attach(destinations, records, cgroups, self);
+        resolution
+    }
+
+    /// The cgroup names.
+    pub fn cgroups(&self) -> &CgroupNames {
+        &self.cgroups
+    }
+
+    /// True when processes are looked up.
+    pub fn has_processes(&self) -> bool {
+        self.processes.is_some()
+    }
+}
+
+impl Attributor for Attribution {
+    fn cgroup_path(&self, id: u64) -> Option<&str> {
+        self.cgroups.path(id)
+    }
+
+    fn owner(&self, inode: u32) -> Option<(u32, &str)> {
+        let (_, map) = self.processes.as_ref()?;
+        map.owner(inode).map(|o| (o.pid, o.comm.as_str()))
+    }
+}
+
+/// The inodes of the sockets `scope` selects.
+fn wanted(
+    scope: ProcessScope,
+    destinations: &[Destination],
+    records: &[SockRecord],
+) -> FxHashSet<u32> {
+    match scope {
+        ProcessScope::All => records
+            .iter()
+            .map(|r| r.inode)
+            .filter(|i| *i != 0)
+            .collect(),
+        ProcessScope::TopDestinations(n) => {
+            let shown: FxHashSet<_> = destinations.iter().take(n).map(|d| d.remote).collect();
+            records
+                .iter()
+                .filter(|r| r.inode != 0 && shown.contains(&r.remote))
+                .map(|r| r.inode)
+                .collect()
+        }
+    }
+}
