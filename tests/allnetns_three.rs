@@ -28,7 +28,7 @@ fn namespace<'a>(doc: &'a Value, label: &str) -> &'a Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["netns"] == Value::from(label))
+        .find(|n| n["netns"] == label)
         .unwrap_or_else(|| panic!("namespace {label} not listed"))
 }
 

@@ -51,12 +51,7 @@ fn two_processes_are_the_consumers_of_their_destination() {
     assert_eq!(doc["processes"]["partial"], Value::from(false));
     let sockets = doc["sockets"].as_array().unwrap();
     assert_eq!(sockets.len(), 50);
-    let of = |pid: u32| {
-        sockets
-            .iter()
-            .filter(|s| s["pid"] == Value::from(pid))
-            .count()
-    };
+    let of = |pid: u32| sockets.iter().filter(|s| s["pid"] == pid).count();
     assert_eq!((of(a.pid()), of(b.pid())), (30, 20));
     assert!(
         sockets.iter().all(|s| s["cgroup"].is_string()),

@@ -25,6 +25,16 @@ pub struct ProcessLookup {
     pub budget: Duration,
 }
 
+impl ProcessLookup {
+    /// The dashboard's: the sockets toward the destinations a screen can list (the busiest), at
+    /// most 50 ms of the refresh thread per refresh (the UI thread never waits on it); a walk that
+    /// needs more goes on at the next refresh, and the consumers view says partial meanwhile.
+    pub const DASHBOARD: ProcessLookup = ProcessLookup {
+        scope: ProcessScope::TopDestinations(64),
+        budget: Duration::from_millis(50),
+    };
+}
+
 /// Cgroup names and, when asked for, socket owners.
 #[derive(Debug)]
 pub struct Attribution {

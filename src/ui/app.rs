@@ -80,6 +80,8 @@ pub struct App {
     pub(crate) notice: Option<String>,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) help: bool,
+    /// The consumers view of the selected destination is open.
+    pub(crate) consumers: bool,
     pub(crate) panel: Panel,
     pub(crate) sort: SortKey,
     pub(crate) destinations: Cursor,
@@ -111,6 +113,7 @@ impl App {
             notice: None,
             prompt: None,
             help: false,
+            consumers: false,
             panel: Panel::default(),
             sort: SortKey::default(),
             destinations: Cursor::default(),
@@ -280,6 +283,18 @@ impl App {
                 }
             };
         }
+        if self.consumers {
+            // Esc and c close the view; the other keys act as on the dashboard (moving changes
+            // the destination it is about).
+            match keys::action(&key) {
+                Some(Action::ClearFilter | Action::Consumers) => {
+                    self.consumers = false;
+                    return Reaction::Redraw;
+                }
+                Some(Action::OpenPrompt | Action::Help) => self.consumers = false,
+                _ => {}
+            }
+        }
         if let Some(prompt) = &mut self.prompt {
             return match prompt.on_key(&key) {
                 PromptEvent::Edited => Reaction::Redraw,
@@ -311,6 +326,7 @@ impl App {
         match action {
             Action::Quit => return Reaction::Quit,
             Action::Help => self.help = true,
+            Action::Consumers => self.consumers = true,
             Action::OpenPrompt => {
                 self.prompt = Some(Prompt::new(self.filter.as_ref().map_or("", |f| f.text())));
             }

@@ -19,6 +19,8 @@ pub enum Action {
     ToggleFreeze,
     LongerInterval,
     ShorterInterval,
+    /// Show who holds the selected destination's ports.
+    Consumers,
 }
 
 /// One line of key help: the keys, a word for the footer, a sentence for the help overlay.
@@ -29,7 +31,7 @@ pub struct KeyHelp {
 }
 
 /// Every key, in the order the footer shows them (it drops the last ones first).
-pub const KEYS: [KeyHelp; 10] = [
+pub const KEYS: [KeyHelp; 11] = [
     KeyHelp {
         keys: "q",
         short: "quit",
@@ -80,6 +82,11 @@ pub const KEYS: [KeyHelp; 10] = [
         short: "interval",
         long: "longer or shorter refresh interval",
     },
+    KeyHelp {
+        keys: "c",
+        short: "consumers",
+        long: "who holds the selected destination's ports (Esc closes)",
+    },
 ];
 
 /// True for Ctrl-C, which quits from anywhere (raw mode turns it into a key).
@@ -113,6 +120,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char(' ') => Action::ToggleFreeze,
         KeyCode::Char('+' | '=') => Action::LongerInterval,
         KeyCode::Char('-' | '_') => Action::ShorterInterval,
+        KeyCode::Char('c') => Action::Consumers,
         _ => return None,
     };
     Some(action)
@@ -128,6 +136,7 @@ mod tests {
         assert_eq!(action(&key('q')), Some(Action::Quit));
         assert_eq!(action(&key('j')), Some(Action::Move(Move::Down)));
         assert_eq!(action(&key(' ')), Some(Action::ToggleFreeze));
+        assert_eq!(action(&key('c')), Some(Action::Consumers));
         assert_eq!(
             action(&KeyEvent::from(KeyCode::BackTab)),
             Some(Action::PreviousPanel)

@@ -79,7 +79,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     }
     let stop = signals::Stop::register().map_err(UiError::from)?;
     let interval = Duration::from_millis(options.interval_ms);
-    let refresher = Refresher::new(options.netns, options.families, options.filter.clone());
+    let mut refresher = Refresher::new(options.netns, options.families, options.filter.clone());
+    refresher.set_process_lookup(Some(crate::attribution::ProcessLookup::DASHBOARD));
     let start = Start {
         interval,
         sockets: false,
