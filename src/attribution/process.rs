@@ -1,12 +1,18 @@
 //! Socket inodes → the process holding them (`/proc/PID/fd/*` → `socket:[INODE]`, through the
 //! `procfs` crate), for a chosen set of sockets only, within a time budget, with a cache.
 //!
+//! Processes are listed and named by the `procfs` crate; their descriptors are read with `readdir`
+//! and `readlink` directly, so a walk can stop between two descriptors and resume there.
+//!
 //! A walk costs a few microseconds per descriptor, seconds on a host with a million sockets, so it is
 //! never done for the whole table: the caller asks for the inodes it will show. A walk cut short by
 //! its budget resumes where it stopped on the next call, and says meanwhile that it is partial.
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::{Duration, Instant};
+
+/// Descriptors read between two looks at the clock.
+const CHECK_EVERY: usize = 256;
 
 /// The process that holds a socket (the first found when several share it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,8 +39,11 @@ pub struct Resolution {
 #[derive(Debug, Default)]
 pub struct ProcessMap {
     owners: FxHashMap<u32, Owner>,
-    /// Pids the walk in progress has still to read (empty when no walk is in progress).
+    /// Pids the walk in progress has still to read, the next one last (empty when no walk is in
+    /// progress).
     pending: Vec<i32>,
+    /// Descriptor entries of the next pending process already read.
+    resume_at: usize,
     /// Inodes the walk in progress looks for.
     looking_for: FxHashSet<u32>,
     /// How the last call went.
@@ -64,6 +73,7 @@ impl ProcessMap {
             // A walk in progress goes on only if it looks for what is missing now.
             if self.pending.is_empty() || !missing.is_subset(&self.looking_for) {
                 self.pending = pids();
+                self.resume_at = 0;
                 self.looking_for = missing.clone();
             }
             self.walk(&missing, start + budget);
@@ -82,12 +92,21 @@ impl ProcessMap {
     }
 
     /// Reads pending processes until every missing inode is found, none is left, or `deadline`.
+    /// A process with many descriptors is read in pieces: the deadline is checked every
+    /// [`CHECK_EVERY`] descriptors, and the next call resumes at the descriptor where this one
+    /// stopped.
     fn walk(&mut self, missing: &FxHashSet<u32>, deadline: Instant) {
         let mut left = missing.len();
-        while let Some(pid) = self.pending.pop() {
-            left -= self.read_process(pid, missing);
+        while let Some(&pid) = self.pending.last() {
+            let (new, done) = self.read_process(pid, missing, deadline);
+            left = left.saturating_sub(new);
+            if done {
+                self.pending.pop();
+                self.resume_at = 0;
+            }
             if left == 0 {
                 self.pending.clear();
+                self.resume_at = 0;
                 return;
             }
             if Instant::now() >= deadline {
@@ -96,32 +115,31 @@ impl ProcessMap {
         }
     }
 
-    /// Records the owner of each socket of `pid` among `missing`; returns how many were new.
-    fn read_process(&mut self, pid: i32, missing: &FxHashSet<u32>) -> usize {
-        let Ok(process) = procfs::process::Process::new(pid) else {
-            return 0;
-        };
-        let Ok(fds) = process.fd() else {
-            return 0;
+    /// Records the owner of each socket of `pid` among `missing`, from descriptor entry
+    /// `self.resume_at` on; returns how many were new and whether the process was read to its end.
+    fn read_process(
+        &mut self,
+        pid: i32,
+        missing: &FxHashSet<u32>,
+        deadline: Instant,
+    ) -> (usize, bool) {
+        let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return (0, true);
         };
         let mut comm = None;
         let mut new = 0;
-        for fd in fds.flatten() {
-            let procfs::process::FDTarget::Socket(inode) = fd.target else {
-                continue;
-            };
-            let Ok(inode) = u32::try_from(inode) else {
+        for (n, entry) in entries.enumerate().skip(self.resume_at) {
+            if n % CHECK_EVERY == 0 && n > self.resume_at && Instant::now() >= deadline {
+                self.resume_at = n;
+                return (new, false);
+            }
+            let Some(inode) = entry.ok().and_then(|e| socket_inode(&e.path())) else {
                 continue;
             };
             if !missing.contains(&inode) || self.owners.contains_key(&inode) {
                 continue;
             }
-            let comm = comm.get_or_insert_with(|| {
-                process
-                    .stat()
-                    .map(|s| s.comm)
-                    .unwrap_or_else(|_| String::from("?"))
-            });
+            let comm = comm.get_or_insert_with(|| command(pid));
             self.owners.insert(
                 inode,
                 Owner {
@@ -131,7 +149,7 @@ impl ProcessMap {
             );
             new += 1;
         }
-        new
+        (new, true)
     }
 
     /// The owner of socket `inode`, when found.
@@ -143,6 +161,23 @@ impl ProcessMap {
     pub fn last(&self) -> Resolution {
         self.last
     }
+}
+
+/// The inode of the socket a `/proc/PID/fd/N` link points to (`socket:[INODE]`).
+fn socket_inode(link: &std::path::Path) -> Option<u32> {
+    let target = std::fs::read_link(link).ok()?;
+    let text = target.to_str()?;
+    text.strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// The command name of `pid` (its comm), `?` when it is gone.
+fn command(pid: i32) -> String {
+    procfs::process::Process::new(pid)
+        .and_then(|p| p.stat())
+        .map_or_else(|_| String::from("?"), |s| s.comm)
 }
 
 /// Every process id in `/proc`, newest last (so the walk, which pops, reads the newest first: a
