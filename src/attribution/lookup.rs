@@ -3,6 +3,7 @@
 //! that will be shown, within a time budget per refresh.
 
 use super::{CgroupNames, ProcessMap, Resolution};
+use crate::collect::Cgroups;
 use crate::model::{Attributor, Destination, consumers};
 use crate::socket::SockRecord;
 use rustc_hash::FxHashSet;
@@ -57,9 +58,9 @@ impl Attribution {
         &mut self,
         destinations: &mut [Destination],
         records: &[SockRecord],
-        cgroups: &[u64],
+        cgroups: &Cgroups,
     ) -> Option<Resolution> {
-        self.cgroups.learn(cgroups.iter().copied());
+        self.cgroups.learn(cgroups.distinct().iter().copied());
         let resolution = self.processes.as_mut().map(|(lookup, map)| {
             let wanted = wanted(lookup.scope, destinations, records);
             map.resolve(&wanted, lookup.budget)

@@ -56,7 +56,7 @@ pub fn snapshot(
 fn sockets(ns: &NsRefresher, wanted: bool) -> Option<SocketList<'_>> {
     wanted.then(|| SocketList {
         records: ns.refresher.records(),
-        cgroups: ns.refresher.cgroups(),
+        cgroups: Some(ns.refresher.cgroups()),
         who: Some(ns.refresher.attribution()),
     })
 }

@@ -64,7 +64,7 @@ fn once(mut refresher: Refresher, args: &SnapshotArgs, out: &mut impl Write) -> 
     tell_fallback(&snap);
     let sockets = args.sockets.then(|| SocketList {
         records: refresher.records(),
-        cgroups: refresher.cgroups(),
+        cgroups: Some(refresher.cgroups()),
         who: Some(refresher.attribution()),
     });
     print(&snap, sockets, args.format, Layout::Pretty, out)

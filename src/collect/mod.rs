@@ -6,6 +6,7 @@
 //! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
 
 mod bindside;
+mod cgroups;
 pub mod namespaces;
 mod netlink;
 pub mod netns;
@@ -13,6 +14,7 @@ mod procfs;
 mod raw;
 pub mod sysctl;
 
+pub use cgroups::Cgroups;
 pub use raw::RawError;
 
 use crate::filter::{Filter, KernelFilter};
@@ -125,7 +127,7 @@ pub struct Table {
     /// The cgroup v2 id of each record (`INET_DIAG_CGROUP_ID`), index for index: 0 where the kernel
     /// gives none (TIME_WAIT, NEW_SYN_RECV, kernels before 5.8, procfs). Kept beside the records so a
     /// record stays 64 bytes.
-    pub cgroups: Vec<u64>,
+    pub cgroups: Cgroups,
     /// Local ports held by explicitly bound sockets (bind() with a port: listeners, explicit client
     /// binds), over the whole table whatever the filter, sorted and unique. connect() skips these.
     /// Netlink: sockets that are not `autobound` (no SOCK_BINDPORT_LOCK), any family, inside the
@@ -147,7 +149,7 @@ impl Table {
     pub fn new() -> Table {
         Table {
             records: Vec::new(),
-            cgroups: Vec::new(),
+            cgroups: Cgroups::default(),
             explicit_bind_ports: Vec::new(),
             listen_ports: Vec::new(),
             bind_side_read_at: None,
@@ -374,7 +376,7 @@ impl Collector {
         });
         self.bound.drain_into(&mut table.explicit_bind_ports);
         self.listen.drain_into(&mut table.listen_ports);
-        table.cgroups.resize(table.records.len(), 0);
+        table.cgroups.pad_to(table.records.len());
         result
     }
 
@@ -442,7 +444,7 @@ fn dump_records(
     dumper: &mut Dumper,
     query: &Query,
     records: &mut Vec<SockRecord>,
-    cgroups: &mut Vec<u64>,
+    cgroups: &mut Cgroups,
 ) -> Result<(), CollectError> {
     let mut keep = |r, cgroup| {
         records.push(r);

@@ -4,6 +4,7 @@
 
 use super::{Destination, StateCounts};
 use crate::attribution::unit;
+use crate::collect::Cgroups;
 use crate::socket::{Endpoint, SockRecord, TcpState};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -46,7 +47,7 @@ impl Consumer {
 pub fn attach(
     destinations: &mut [Destination],
     records: &[SockRecord],
-    cgroups: &[u64],
+    cgroups: &Cgroups,
     who: &impl Attributor,
 ) {
     let index: FxHashMap<Endpoint, usize> = destinations
@@ -64,7 +65,7 @@ pub fn attach(
             continue;
         };
         let pid = who.owner(r.inode).map(|(pid, _)| pid);
-        let cgroup = cgroups.get(i).copied().unwrap_or(0);
+        let cgroup = cgroups.id(i);
         groups.entry((d, pid, cgroup)).or_default().add(r.state);
     }
     let mut lists: Vec<Vec<Consumer>> = vec![Vec::new(); destinations.len()];

@@ -3,6 +3,7 @@
 
 use super::rfc3339;
 use crate::attribution::Resolution;
+use crate::collect::Cgroups;
 use crate::model::Attributor;
 use crate::model::{Destination, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary};
 use crate::pointer::Score;
@@ -185,7 +186,7 @@ impl Who for crate::attribution::Attribution {
 #[derive(Clone, Copy)]
 pub struct SocketList<'a> {
     pub records: &'a [SockRecord],
-    pub cgroups: &'a [u64],
+    pub cgroups: Option<&'a Cgroups>,
     pub who: Option<&'a dyn Who>,
 }
 
@@ -194,7 +195,7 @@ impl<'a> SocketList<'a> {
     pub fn plain(records: &'a [SockRecord]) -> SocketList<'a> {
         SocketList {
             records,
-            cgroups: &[],
+            cgroups: None,
             who: None,
         }
     }
@@ -207,9 +208,10 @@ impl Serialize for Sockets<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let list = self.0;
         s.collect_seq(
-            list.records.iter().enumerate().map(|(i, r)| {
-                SocketJson::new(r, list.cgroups.get(i).copied().unwrap_or(0), list.who)
-            }),
+            list.records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| SocketJson::new(r, list.cgroups.map_or(0, |c| c.id(i)), list.who)),
         )
     }
 }

@@ -9,7 +9,9 @@ pub mod worker;
 pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
 
 use crate::attribution::{Attribution, ProcessLookup};
-use crate::collect::{CollectError, Collector, DumpFilter, Families, Query, Table, sysctl};
+use crate::collect::{
+    Cgroups, CollectError, Collector, DumpFilter, Families, Query, Table, sysctl,
+};
 use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
 use crate::settings::PortRange;
@@ -57,7 +59,7 @@ impl Refresher {
     }
 
     /// The cgroup id of each socket of the last refresh, index for index with [`Refresher::records`].
-    pub fn cgroups(&self) -> &[u64] {
+    pub fn cgroups(&self) -> &Cgroups {
         &self.table.cgroups
     }
 
