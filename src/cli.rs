@@ -69,6 +69,9 @@ pub struct DashboardArgs {
     /// TERM=linux).
     #[arg(long)]
     pub ascii: bool,
+    /// Every network namespace of the host, tightest headroom first; Enter opens one's dashboard.
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Filter expression (ss style).
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

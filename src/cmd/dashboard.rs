@@ -21,5 +21,6 @@ pub fn run(args: &DashboardArgs) -> Result<()> {
         no_color,
         ascii,
         filter,
+        all_netns: args.all_netns,
     })
 }

@@ -45,6 +45,9 @@ pub enum Reaction {
     Redraw,
     /// Send this to the refresh worker, then redraw.
     Send(Command),
+    /// Esc with nothing to clear, on a dashboard opened from another view (a namespace's, from the
+    /// namespaces view): go back there.
+    Back,
     Quit,
 }
 
@@ -96,6 +99,8 @@ pub struct App {
     /// Recent auto-allocated ports, oldest first, kept across snapshots.
     pub(crate) trail: Recent<u16>,
     pub(crate) time_wait_counts: Recent<u32>,
+    /// Opened from another view, which Esc goes back to.
+    nested: bool,
 }
 
 impl App {
@@ -123,7 +128,14 @@ impl App {
             needle_slots: [None; NEEDLES],
             trail: Recent::new(TRAIL),
             time_wait_counts: Recent::new(TW_HISTORY),
+            nested: false,
         }
+    }
+
+    /// A dashboard opened from another view: Esc with nothing to clear answers [`Reaction::Back`].
+    pub fn nested(mut self) -> App {
+        self.nested = true;
+        self
     }
 
     pub(crate) fn snapshot(&self) -> Option<&Snapshot> {
@@ -333,6 +345,7 @@ impl App {
             Action::ClearFilter if self.filter.is_some() || self.focus.is_some() => {
                 return self.set_filter(None, None);
             }
+            Action::ClearFilter if self.nested => return Reaction::Back,
             Action::ClearFilter => {}
             Action::NextPanel => self.panel = self.panel.next(),
             Action::PreviousPanel => self.panel = self.panel.previous(),

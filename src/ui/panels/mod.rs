@@ -6,6 +6,7 @@ pub mod destinations;
 pub mod dial;
 pub mod footer;
 pub mod header;
+pub mod namespaces;
 pub mod reuse;
 pub mod timewait;
 
