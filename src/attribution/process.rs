@@ -44,8 +44,6 @@ pub struct ProcessMap {
     pending: Vec<i32>,
     /// Descriptor entries of the next pending process already read.
     resume_at: usize,
-    /// Inodes the walk in progress looks for.
-    looking_for: FxHashSet<u32>,
     /// How the last call went.
     last: Resolution,
 }
@@ -70,11 +68,12 @@ impl ProcessMap {
         if missing.is_empty() {
             self.pending.clear();
         } else {
-            // A walk in progress goes on only if it looks for what is missing now.
-            if self.pending.is_empty() || !missing.is_subset(&self.looking_for) {
+            // A walk in progress goes on, looking for the new sockets too (on a busy host the set
+            // changes every refresh: starting over would never finish); those held by processes
+            // it has passed already are found by the next walk.
+            if self.pending.is_empty() {
                 self.pending = pids();
                 self.resume_at = 0;
-                self.looking_for = missing.clone();
             }
             self.walk(&missing, start + budget);
         }
