@@ -62,8 +62,7 @@ impl Attribution {
     ) -> Option<Resolution> {
         self.cgroups.learn(cgroups.distinct().iter().copied());
         let resolution = self.processes.as_mut().map(|(lookup, map)| {
-            let wanted = wanted(lookup.scope, destinations, records);
-            map.resolve(&wanted, lookup.budget)
+            map.resolve(wanted(lookup.scope, destinations, records), lookup.budget)
         });
         consumers::attach(destinations, records, cgroups, self);
         resolution
@@ -87,29 +86,24 @@ impl Attributor for Attribution {
 
     fn owner(&self, inode: u32) -> Option<(u32, &str)> {
         let (_, map) = self.processes.as_ref()?;
-        map.owner(inode).map(|o| (o.pid, o.comm.as_str()))
+        map.owner(inode)
     }
 }
 
 /// The inodes of the sockets `scope` selects.
-fn wanted(
+fn wanted<'a>(
     scope: ProcessScope,
     destinations: &[Destination],
-    records: &[SockRecord],
-) -> FxHashSet<u32> {
-    match scope {
-        ProcessScope::All => records
-            .iter()
-            .map(|r| r.inode)
-            .filter(|i| *i != 0)
-            .collect(),
+    records: &'a [SockRecord],
+) -> impl Iterator<Item = u32> + 'a {
+    let shown: Option<FxHashSet<_>> = match scope {
+        ProcessScope::All => None,
         ProcessScope::TopDestinations(n) => {
-            let shown: FxHashSet<_> = destinations.iter().take(n).map(|d| d.remote).collect();
-            records
-                .iter()
-                .filter(|r| r.inode != 0 && shown.contains(&r.remote))
-                .map(|r| r.inode)
-                .collect()
+            Some(destinations.iter().take(n).map(|d| d.remote).collect())
         }
-    }
+    };
+    records
+        .iter()
+        .filter(move |r| shown.as_ref().is_none_or(|s| s.contains(&r.remote)))
+        .map(|r| r.inode)
 }

@@ -9,5 +9,5 @@ pub mod unit;
 
 pub use cgroup::CgroupNames;
 pub use lookup::{Attribution, ProcessLookup, ProcessScope};
-pub use process::{Owner, ProcessMap, Resolution};
+pub use process::{ProcessMap, Resolution};
 pub use unit::Unit;

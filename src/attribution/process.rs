@@ -14,14 +14,6 @@ use std::time::{Duration, Instant};
 /// Descriptors read between two looks at the clock.
 const CHECK_EVERY: usize = 256;
 
-/// The process that holds a socket (the first found when several share it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Owner {
-    pub pid: u32,
-    /// The command name (`/proc/PID/stat`'s comm, at most 15 bytes).
-    pub comm: String,
-}
-
 /// How the last [`ProcessMap::resolve`] went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resolution {
@@ -35,10 +27,22 @@ pub struct Resolution {
     pub took: Duration,
 }
 
+/// The process holding a socket (the first found when several share it), and the last call that
+/// asked for it.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    pid: u32,
+    asked: u32,
+}
+
 /// Owners of socket inodes, found by walking `/proc`.
 #[derive(Debug, Default)]
 pub struct ProcessMap {
-    owners: FxHashMap<u32, Owner>,
+    owners: FxHashMap<u32, Held>,
+    /// Command names by pid (`/proc/PID/stat`'s comm): one per process, not per socket.
+    comms: FxHashMap<u32, String>,
+    /// Counts calls, to forget the owners of sockets no longer asked for.
+    call: u32,
     /// Pids the walk in progress has still to read, the next one last (empty when no walk is in
     /// progress).
     pending: Vec<i32>,
@@ -48,23 +52,40 @@ pub struct ProcessMap {
     last: Resolution,
 }
 
+/// Owners of sockets not asked for are forgotten once they outnumber those asked for by this many.
+const FORGET_SLACK: usize = 4096;
+
 impl ProcessMap {
     pub fn new() -> ProcessMap {
         ProcessMap::default()
     }
 
     /// Finds the owners of `wanted` (socket inodes; 0 is ignored: TIME_WAIT entries have no inode)
-    /// that are not known yet, reading `/proc` for at most `budget`. Owners of sockets no longer
-    /// wanted are forgotten. A walk that runs out of budget goes on from where it stopped on the
-    /// next call.
-    pub fn resolve(&mut self, wanted: &FxHashSet<u32>, budget: Duration) -> Resolution {
+    /// that are not known yet, reading `/proc` for at most `budget`. One pass over `wanted`, one
+    /// hash lookup each. Owners of sockets no longer wanted are forgotten from time to time. A walk
+    /// that runs out of budget goes on from where it stopped on the next call.
+    pub fn resolve(
+        &mut self,
+        wanted: impl IntoIterator<Item = u32>,
+        budget: Duration,
+    ) -> Resolution {
         let start = Instant::now();
-        self.owners.retain(|inode, _| wanted.contains(inode));
-        let missing: FxHashSet<u32> = wanted
-            .iter()
-            .copied()
-            .filter(|i| *i != 0 && !self.owners.contains_key(i))
-            .collect();
+        self.call = self.call.wrapping_add(1);
+        let mut asked = 0;
+        let mut missing: FxHashSet<u32> = FxHashSet::default();
+        for inode in wanted.into_iter().filter(|i| *i != 0) {
+            asked += 1;
+            match self.owners.get_mut(&inode) {
+                Some(held) => held.asked = self.call,
+                None => {
+                    missing.insert(inode);
+                }
+            }
+        }
+        if self.owners.len() > 2 * asked + FORGET_SLACK {
+            self.forget_unasked();
+        }
+        let mut found_now = 0;
         if missing.is_empty() {
             self.pending.clear();
         } else {
@@ -75,43 +96,50 @@ impl ProcessMap {
                 self.pending = pids();
                 self.resume_at = 0;
             }
-            self.walk(&missing, start + budget);
+            found_now = self.walk(&missing, start + budget);
         }
-        let found = wanted
-            .iter()
-            .filter(|i| self.owners.contains_key(i))
-            .count();
         self.last = Resolution {
             partial: !self.pending.is_empty(),
-            wanted: wanted.iter().filter(|i| **i != 0).count(),
-            found,
+            wanted: asked,
+            found: asked - missing.len() + found_now,
             took: start.elapsed(),
         };
         self.last
+    }
+
+    /// Forgets the owners of sockets the last call did not ask for, and the names of processes
+    /// that then hold none.
+    fn forget_unasked(&mut self) {
+        let call = self.call;
+        self.owners.retain(|_, held| held.asked == call);
+        let pids: FxHashSet<u32> = self.owners.values().map(|h| h.pid).collect();
+        self.comms.retain(|pid, _| pids.contains(pid));
     }
 
     /// Reads pending processes until every missing inode is found, none is left, or `deadline`.
     /// A process with many descriptors is read in pieces: the deadline is checked every
     /// [`CHECK_EVERY`] descriptors, and the next call resumes at the descriptor where this one
     /// stopped.
-    fn walk(&mut self, missing: &FxHashSet<u32>, deadline: Instant) {
-        let mut left = missing.len();
+    /// Returns how many owners it found.
+    fn walk(&mut self, missing: &FxHashSet<u32>, deadline: Instant) -> usize {
+        let mut found = 0;
         while let Some(&pid) = self.pending.last() {
             let (new, done) = self.read_process(pid, missing, deadline);
-            left = left.saturating_sub(new);
+            found += new;
             if done {
                 self.pending.pop();
                 self.resume_at = 0;
             }
-            if left == 0 {
+            if found == missing.len() {
                 self.pending.clear();
                 self.resume_at = 0;
-                return;
+                break;
             }
             if Instant::now() >= deadline {
-                return;
+                break;
             }
         }
+        found
     }
 
     /// Records the owner of each socket of `pid` among `missing`, from descriptor entry
@@ -125,7 +153,6 @@ impl ProcessMap {
         let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
             return (0, true);
         };
-        let mut comm = None;
         let mut new = 0;
         for (n, entry) in entries.enumerate().skip(self.resume_at) {
             if n % CHECK_EVERY == 0 && n > self.resume_at && Instant::now() >= deadline {
@@ -138,12 +165,13 @@ impl ProcessMap {
             if !missing.contains(&inode) || self.owners.contains_key(&inode) {
                 continue;
             }
-            let comm = comm.get_or_insert_with(|| command(pid));
+            let pid = pid.unsigned_abs();
+            self.comms.entry(pid).or_insert_with(|| command(pid));
             self.owners.insert(
                 inode,
-                Owner {
-                    pid: pid.unsigned_abs(),
-                    comm: comm.clone(),
+                Held {
+                    pid,
+                    asked: self.call,
                 },
             );
             new += 1;
@@ -151,9 +179,10 @@ impl ProcessMap {
         (new, true)
     }
 
-    /// The owner of socket `inode`, when found.
-    pub fn owner(&self, inode: u32) -> Option<&Owner> {
-        self.owners.get(&inode)
+    /// The pid and command of the process holding socket `inode`, when found.
+    pub fn owner(&self, inode: u32) -> Option<(u32, &str)> {
+        let pid = self.owners.get(&inode)?.pid;
+        Some((pid, self.comms.get(&pid).map_or("?", String::as_str)))
     }
 
     /// How the last call went.
@@ -173,7 +202,10 @@ fn socket_inode(link: &std::path::Path) -> Option<u32> {
 }
 
 /// The command name of `pid` (its comm), `?` when it is gone.
-fn command(pid: i32) -> String {
+fn command(pid: u32) -> String {
+    let Ok(pid) = i32::try_from(pid) else {
+        return String::from("?");
+    };
     procfs::process::Process::new(pid)
         .and_then(|p| p.stat())
         .map_or_else(|_| String::from("?"), |s| s.comm)
@@ -207,15 +239,17 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let inode = inode_of(&listener);
         let mut map = ProcessMap::new();
-        let wanted: FxHashSet<u32> = [inode, 0].into_iter().collect();
-        let r = map.resolve(&wanted, Duration::from_secs(60));
+        let r = map.resolve([inode, 0], Duration::from_secs(60));
         assert!(!r.partial);
         assert_eq!((r.wanted, r.found), (1, 1));
-        let owner = map.owner(inode).unwrap();
-        assert_eq!(owner.pid, std::process::id());
-        let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
-        assert_eq!(owner.comm, comm.trim_end());
-        map.resolve(&FxHashSet::default(), Duration::ZERO);
+        let (pid, comm) = map.owner(inode).unwrap();
+        assert_eq!(pid, std::process::id());
+        let mine = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert_eq!(comm, mine.trim_end());
+        let again = map.resolve([inode], Duration::ZERO);
+        assert_eq!((again.found, again.partial), (1, false), "from the cache");
+        map.resolve([], Duration::ZERO);
+        map.forget_unasked();
         assert_eq!(map.owner(inode), None);
     }
 
@@ -223,12 +257,12 @@ mod tests {
     fn a_zero_budget_reads_one_process_and_says_partial() {
         let mut map = ProcessMap::new();
         // An inode no process holds: the walk cannot end early.
-        let wanted: FxHashSet<u32> = [u32::MAX].into_iter().collect();
-        let first = map.resolve(&wanted, Duration::ZERO);
+        let wanted = [u32::MAX];
+        let first = map.resolve(wanted, Duration::ZERO);
         assert!(first.partial, "{first:?}");
         assert_eq!(first.found, 0);
         let mut calls = 1;
-        while map.resolve(&wanted, Duration::ZERO).partial {
+        while map.resolve(wanted, Duration::ZERO).partial {
             calls += 1;
             assert!(calls < 1_000_000, "the walk must make progress");
         }

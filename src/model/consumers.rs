@@ -55,8 +55,9 @@ pub fn attach(
         .enumerate()
         .map(|(i, d)| (d.remote, i))
         .collect();
-    // (destination, pid, cgroup id) → sockets and states.
-    let mut groups: FxHashMap<(usize, Option<u32>, u64), StateCounts> = FxHashMap::default();
+    // (destination, pid, cgroup id) → states and command: one hash lookup per outbound socket.
+    type Group<'w> = (StateCounts, Option<&'w str>);
+    let mut groups: FxHashMap<(usize, Option<u32>, u64), Group<'_>> = FxHashMap::default();
     for (i, r) in records.iter().enumerate() {
         if r.state == TcpState::Listen {
             continue;
@@ -64,22 +65,19 @@ pub fn attach(
         let Some(&d) = index.get(&r.remote) else {
             continue;
         };
-        let pid = who.owner(r.inode).map(|(pid, _)| pid);
-        let cgroup = cgroups.id(i);
-        groups.entry((d, pid, cgroup)).or_default().add(r.state);
+        let owner = who.owner(r.inode);
+        let key = (d, owner.map(|(pid, _)| pid), cgroups.id(i));
+        let group = groups
+            .entry(key)
+            .or_insert_with(|| (StateCounts::default(), owner.map(|(_, comm)| comm)));
+        group.0.add(r.state);
     }
     let mut lists: Vec<Vec<Consumer>> = vec![Vec::new(); destinations.len()];
-    let mut comms: FxHashMap<u32, String> = FxHashMap::default();
-    for r in records {
-        if let Some((pid, comm)) = who.owner(r.inode) {
-            comms.entry(pid).or_insert_with(|| comm.to_string());
-        }
-    }
-    for ((d, pid, cgroup), by_state) in groups {
+    for ((d, pid, cgroup), (by_state, comm)) in groups {
         let path = who.cgroup_path(cgroup);
         lists[d].push(Consumer {
             pid,
-            comm: pid.and_then(|p| comms.get(&p).cloned()),
+            comm: comm.map(str::to_string),
             cgroup: path.map(str::to_string),
             unit: path.and_then(unit::derive).map(|u| u.to_string()),
             sockets: u32::try_from(by_state.total()).unwrap_or(u32::MAX),
@@ -94,5 +92,63 @@ pub fn attach(
                 .then(a.cgroup.cmp(&b.cgroup))
         });
         dest.consumers = Some(list);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::testkit::{rec, snapshot, tw};
+    use crate::settings::KernelSettings;
+
+    /// Sockets 1-3 belong to pid 10, 4 to pid 20; cgroup 5 is `/system.slice/app.service`.
+    struct Fake;
+
+    impl Attributor for Fake {
+        fn cgroup_path(&self, id: u64) -> Option<&str> {
+            (id == 5).then_some("/system.slice/app.service")
+        }
+
+        fn owner(&self, inode: u32) -> Option<(u32, &str)> {
+            match inode {
+                1..=3 => Some((10, "app")),
+                4 => Some((20, "cron")),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn sockets_group_by_process_and_cgroup_most_first() {
+        let dst = "10.0.0.1:443";
+        let mut records = Vec::new();
+        for (port, inode) in [(40001, 1), (40002, 2), (40003, 3), (40004, 4)] {
+            let mut r = rec(&format!("10.0.0.9:{port}"), dst, TcpState::Established);
+            r.inode = inode;
+            records.push(r);
+        }
+        records.push(tw("10.0.0.9:40005", dst, 1000));
+        let mut cgroups = Cgroups::default();
+        for id in [5, 5, 5, 5, 0] {
+            cgroups.push(id);
+        }
+        let settings = KernelSettings::with_range(40000, 40999);
+        let mut snap = snapshot(&records, &settings, &[]);
+        attach(&mut snap.destinations, &records, &cgroups, &Fake);
+        let consumers = snap.destinations[0].consumers.as_ref().unwrap();
+        let got: Vec<_> = consumers
+            .iter()
+            .map(|c| (c.pid, c.comm.as_deref(), c.unit.as_deref(), c.sockets))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(10), Some("app"), Some("app.service"), 3),
+                (None, None, None, 1),
+                (Some(20), Some("cron"), Some("app.service"), 1),
+            ]
+        );
+        assert_eq!(consumers[1].by_state.get(TcpState::TimeWait), 1);
+        assert_eq!(consumers[0].label().as_deref(), Some("app[10]"));
     }
 }
