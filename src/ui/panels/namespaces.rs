@@ -151,3 +151,57 @@ impl NamespacesView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::namespaces::Namespace;
+    use crate::model::testkit::{rec, snapshot};
+    use crate::settings::KernelSettings;
+    use crate::socket::TcpState;
+    use std::sync::Arc;
+
+    /// A reading of namespace `inode` with `busy` connections to one destination in a 100-port range.
+    fn reading(label: &str, inode: u64, busy: u16) -> NsSummary {
+        let records: Vec<_> = (0..busy)
+            .map(|i| {
+                rec(
+                    &format!("10.0.0.9:{}", 40000 + i),
+                    "10.0.0.1:443",
+                    TcpState::Established,
+                )
+            })
+            .collect();
+        let settings = KernelSettings::with_range(40000, 40099);
+        NsSummary {
+            namespace: Namespace {
+                label: label.into(),
+                inode,
+                path: "/run/netns/x".into(),
+            },
+            read_at: SystemTime::now(),
+            took: Duration::ZERO,
+            snapshot: Ok(Arc::new(snapshot(&records, &settings, &[]))),
+        }
+    }
+
+    #[test]
+    fn tightest_first_and_the_selection_follows_its_namespace() {
+        let mut view = NamespacesView::default();
+        view.update(reading("calm", 1, 5));
+        assert_eq!(view.selected().unwrap().namespace.label, "calm");
+        view.update(reading("busy", 2, 90));
+        view.update(reading("failed", 3, 0));
+        view.list[2].snapshot = Err("gone".into());
+        let order: Vec<_> = view.list.iter().map(|s| s.namespace.label.as_str()).collect();
+        assert_eq!(order, ["busy", "calm", "failed"]);
+        assert_eq!(view.selected().unwrap().namespace.label, "calm", "followed");
+        assert_eq!(view.list[0].headroom(), 10);
+        let cells = NamespacesView::cells(&view.list[0], SystemTime::now());
+        assert_eq!(cells[1..5], ["90", "40000-40099", "10.0.0.1:443", "10"].map(String::from));
+        // A new reading of the calm one, now the tightest: it moves up, still selected.
+        view.update(reading("calm", 1, 95));
+        assert_eq!(view.list[0].namespace.label, "calm");
+        assert_eq!(view.selected().unwrap().namespace.label, "calm");
+    }
+}
