@@ -193,12 +193,19 @@ mod tests {
         view.update(reading("busy", 2, 90));
         view.update(reading("failed", 3, 0));
         view.list[2].snapshot = Err("gone".into());
-        let order: Vec<_> = view.list.iter().map(|s| s.namespace.label.as_str()).collect();
+        let order: Vec<_> = view
+            .list
+            .iter()
+            .map(|s| s.namespace.label.as_str())
+            .collect();
         assert_eq!(order, ["busy", "calm", "failed"]);
         assert_eq!(view.selected().unwrap().namespace.label, "calm", "followed");
         assert_eq!(view.list[0].headroom(), 10);
         let cells = NamespacesView::cells(&view.list[0], SystemTime::now());
-        assert_eq!(cells[1..5], ["90", "40000-40099", "10.0.0.1:443", "10"].map(String::from));
+        assert_eq!(
+            cells[1..5],
+            ["90", "40000-40099", "10.0.0.1:443", "10"].map(String::from)
+        );
         // A new reading of the calm one, now the tightest: it moves up, still selected.
         view.update(reading("calm", 1, 95));
         assert_eq!(view.list[0].namespace.label, "calm");
