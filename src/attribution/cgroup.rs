@@ -22,15 +22,24 @@ pub struct CgroupNames {
     mount: Option<PathBuf>,
     paths: FxHashMap<u64, String>,
     walked: Option<Instant>,
+    /// Least time between two walks ([`REWALK_EVERY`]).
+    rewalk_every: Duration,
 }
 
 impl CgroupNames {
     /// Finds the cgroup2 mount of this process; walks it on the first lookup.
     pub fn new() -> CgroupNames {
+        let mount = fs::read_to_string("/proc/self/mountinfo")
+            .ok()
+            .and_then(|text| cgroup2_mount(&text));
+        CgroupNames::at(mount, REWALK_EVERY)
+    }
+
+    /// The names under the cgroup2 mount `mount`, walked at most once per `rewalk_every`.
+    pub fn at(mount: Option<PathBuf>, rewalk_every: Duration) -> CgroupNames {
         CgroupNames {
-            mount: fs::read_to_string("/proc/self/mountinfo")
-                .ok()
-                .and_then(|text| cgroup2_mount(&text)),
+            mount,
+            rewalk_every,
             ..CgroupNames::default()
         }
     }
@@ -46,7 +55,9 @@ impl CgroupNames {
         let missing = ids
             .into_iter()
             .any(|id| id != 0 && id != ROOT_ID && !self.paths.contains_key(&id));
-        let due = self.walked.is_none_or(|at| at.elapsed() >= REWALK_EVERY);
+        let due = self
+            .walked
+            .is_none_or(|at| at.elapsed() >= self.rewalk_every);
         if missing && due {
             self.walk();
         }
@@ -155,6 +166,34 @@ mod tests {
         );
         assert_eq!(cgroup2_mount("27 25 0:24 / /x rw - cgroup cgroup rw"), None);
         assert_eq!(cgroup2_mount("garbage"), None);
+    }
+
+    #[test]
+    fn a_walk_maps_directory_inodes_to_paths_and_new_ids_wait_for_the_next_walk() {
+        let root = std::env::temp_dir().join(format!("prtest-cgnames-{}", std::process::id()));
+        let leaf = root.join("system.slice/app.service");
+        fs::create_dir_all(&leaf).unwrap();
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        let mut names = CgroupNames::at(Some(root.clone()), Duration::from_secs(3600));
+        names.learn([ino(&leaf)]);
+        assert_eq!(names.path(ino(&leaf)), Some("/system.slice/app.service"));
+        assert_eq!(
+            names.path(ino(&root.join("system.slice"))),
+            Some("/system.slice")
+        );
+        let mut eager = CgroupNames::at(Some(root.clone()), Duration::ZERO);
+        eager.learn([ino(&leaf)]);
+        let later = root.join("later.scope");
+        fs::create_dir(&later).unwrap();
+        names.learn([ino(&later)]);
+        assert_eq!(
+            names.path(ino(&later)),
+            None,
+            "walked less than an hour ago"
+        );
+        eager.learn([ino(&later)]);
+        assert_eq!(eager.path(ino(&later)), Some("/later.scope"));
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
