@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::{Duration, Instant};
 
 /// Descriptors read between two looks at the clock.
-const CHECK_EVERY: usize = 256;
+const CHECK_EVERY: usize = 64;
 
 /// How the last [`ProcessMap::resolve`] went.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
