@@ -29,9 +29,10 @@ pub fn snapshot(
             Err(e) => eprintln!("portradar: namespace {}: {e}", ns.namespace.label),
         }
     }
-    if let Some((_, snap)) = snaps.first() {
-        tell_fallback(snap);
-    }
+    let Some((_, first)) = snaps.first() else {
+        bail!("no network namespace could be read (entering another one needs root)");
+    };
+    tell_fallback(first);
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.format == Format::Json {
         let all = snaps

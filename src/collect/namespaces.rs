@@ -42,7 +42,11 @@ impl Namespace {
     }
 
     /// Moves the calling thread into the namespace held by `file` (from [`Namespace::open`]).
+    /// A thread already there stays put (so a user without CAP_SYS_ADMIN still reads their own).
     pub fn enter(&self, file: &File) -> Result<(), EnterError> {
+        if fs::metadata("/proc/thread-self/ns/net").is_ok_and(|m| m.ino() == self.inode) {
+            return Ok(());
+        }
         // SAFETY: `file` is an open descriptor for the whole call; setns only reads it and moves
         // only the calling thread.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
