@@ -122,7 +122,7 @@ fn every_namespace_is_read_in_itself() {
         .find(|n| {
             n["netns"]
                 .as_str()
-                .is_some_and(|l| l.starts_with(&format!("pid {pid} ")))
+                .is_some_and(|l| l.contains(&format!("pid {pid} (")))
         })
         .expect("the unshare child's namespace is found through /proc");
     assert_eq!(unnamed["totals"]["sockets"], Value::from(1));

@@ -17,7 +17,8 @@ const NAMED_DIRS: [(&str, &str); 2] = [("/run/netns", ""), ("/var/run/docker/net
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Namespace {
     /// Its name (`ip netns` name, `docker:NAME`), `host` for init's (this process's when init's
-    /// cannot be read), or `pid PID (COMM)` for an unnamed one, after its oldest process.
+    /// cannot be read), or `pid PID (COMM)` for an unnamed one, after its oldest process (preceded
+    /// by the unit, container or pod that process's cgroup names).
     pub label: String,
     /// The inode of its nsfs file: the namespace's identity (`ip netns identify`, `lsns`).
     pub inode: u64,
@@ -95,7 +96,7 @@ pub fn discover() -> Vec<Namespace> {
             if init == fs::metadata(&path).ok().map(|m| m.ino()) {
                 "host".to_string()
             } else {
-                format!("pid {pid} ({})", comm(pid))
+                owner_label(pid)
             }
         });
     }
@@ -103,7 +104,7 @@ pub fn discover() -> Vec<Namespace> {
     list.sort_by_key(|ns| {
         (
             Some(ns.inode) != init,
-            ns.label.starts_with("pid "),
+            ns.path.starts_with("/proc"),
             ns.label.clone(),
         )
     });
@@ -144,6 +145,25 @@ fn process_namespaces() -> Vec<(u32, PathBuf)> {
     pids.into_iter()
         .map(|pid| (pid, PathBuf::from(format!("/proc/{pid}/ns/net"))))
         .collect()
+}
+
+/// `pid PID (COMM)`, after the unit, container or pod its cgroup names when there is one
+/// (`pod 0f3b… (containerd 4f1c0e9a7b2d) · pid 812 (nginx)`).
+fn owner_label(pid: u32) -> String {
+    let process = format!("pid {pid} ({})", comm(pid));
+    let unit = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()
+        .and_then(|text| {
+            let path = text
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))?
+                .to_string();
+            crate::attribution::unit::derive(&path)
+        });
+    match unit {
+        Some(unit) => format!("{unit} · {process}"),
+        None => process,
+    }
 }
 
 /// The command name of `pid`, `?` when it is gone.
