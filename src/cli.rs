@@ -128,8 +128,8 @@ pub struct SnapshotArgs {
     #[arg(long)]
     pub processes: bool,
     /// Read every network namespace of the host (/run/netns, /var/run/docker/netns, /proc/*/ns/net),
-    /// each with its own port range; JSON: {"version": 1, "namespaces": [...]}.
-    #[arg(long, conflicts_with = "netns")]
+    /// each with its own port range, once; JSON: {"version": 1, "namespaces": [...]}.
+    #[arg(long, conflicts_with_all = ["netns", "watch"])]
     pub all_netns: bool,
     /// Refresh every MS milliseconds and print each snapshot (JSON: one object per line), so rates
     /// and forecasts are filled in; runs until --count refreshes, SIGINT/SIGTERM or a closed pipe.

@@ -17,9 +17,6 @@ pub fn snapshot(
     filter: Option<Filter>,
     lookup: Option<ProcessLookup>,
 ) -> Result<()> {
-    if args.watch.is_some() {
-        bail!("--all-netns reads each namespace once; it does not combine with --watch");
-    }
     let found = namespaces::discover();
     let read = read_all(found, args.scope.families(), filter, lookup);
     let mut snaps = Vec::with_capacity(read.len());
