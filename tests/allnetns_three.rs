@@ -147,3 +147,17 @@ fn netns_by_pid_and_by_proc_path_read_that_process_namespace() {
         assert_eq!(sockets[0]["local"], Value::from("127.0.0.1:45679"));
     }
 }
+
+#[test]
+fn all_netns_refuses_one_namespace_and_watch_as_usage_errors() {
+    for args in [
+        &["snapshot", "--all-netns", "-N", "x"][..],
+        &["snapshot", "--all-netns", "--watch", "1000"],
+        &["--all-netns", "--netns", "x"],
+    ] {
+        let out = common::portradar(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--all-netns"), "{args:?}: {stderr}");
+    }
+}
