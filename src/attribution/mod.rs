@@ -1,5 +1,5 @@
 //! Who holds the sockets: the cgroup each one is charged to ([`cgroup`], free with every dump), the
-//! unit, container or pod that cgroup names ([`unit`]), and the process holding it ([`process`], a
+//! unit, container or pod that cgroup names ([`mod@unit`]), and the process holding it ([`process`], a
 //! `/proc` walk kept lazy and bounded), kept together between refreshes in [`Attribution`].
 
 pub mod cgroup;

@@ -236,7 +236,7 @@ pub fn write(
     write_with(snap, sockets.map(SocketList::plain), layout, out)
 }
 
-/// [`write`] with a socket list that can say who holds each socket.
+/// [`write()`] with a socket list that can say who holds each socket.
 pub fn write_with(
     snap: &Snapshot,
     sockets: Option<SocketList<'_>>,

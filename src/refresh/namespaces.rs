@@ -4,6 +4,10 @@
 //! `/proc/sys/net`, which answers for the reading thread's namespace, so every refresh enters the
 //! namespace first. Only the calling thread moves: callers run these on a thread of their own
 //! ([`read_all`] once, [`Sweeper`] over and over, [`LazyNs`] in the refresh worker).
+//!
+//! `portradar export --all-netns` is meant to take the same path: [`Sweeper`] with the discovered
+//! namespaces (`collect::namespaces::discover`), one [`NsSummary`] per namespace and interval slot,
+//! each snapshot labelled with its namespace (`meta.netns`).
 
 use super::{Refresh, Refresher};
 use crate::attribution::ProcessLookup;
