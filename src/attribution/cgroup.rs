@@ -7,7 +7,7 @@
 use rustc_hash::FxHashMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Least time between two walks of the mount.
@@ -42,11 +42,6 @@ impl CgroupNames {
             rewalk_every,
             ..CgroupNames::default()
         }
-    }
-
-    /// Where cgroup v2 is mounted, if it is.
-    pub fn mount(&self) -> Option<&Path> {
-        self.mount.as_deref()
     }
 
     /// Makes sure every id of `ids` that can be known is: walks the mount when one is missing and
@@ -173,7 +168,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!("prtest-cgnames-{}", std::process::id()));
         let leaf = root.join("system.slice/app.service");
         fs::create_dir_all(&leaf).unwrap();
-        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        let ino = |p: &std::path::Path| fs::metadata(p).unwrap().ino();
         let mut names = CgroupNames::at(Some(root.clone()), Duration::from_secs(3600));
         names.learn([ino(&leaf)]);
         assert_eq!(names.path(ino(&leaf)), Some("/system.slice/app.service"));

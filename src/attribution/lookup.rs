@@ -68,11 +68,6 @@ impl Attribution {
         resolution
     }
 
-    /// The cgroup names.
-    pub fn cgroups(&self) -> &CgroupNames {
-        &self.cgroups
-    }
-
     /// True when processes are looked up.
     pub fn has_processes(&self) -> bool {
         self.processes.is_some()

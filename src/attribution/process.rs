@@ -48,8 +48,6 @@ pub struct ProcessMap {
     pending: Vec<i32>,
     /// Descriptor entries of the next pending process already read.
     resume_at: usize,
-    /// How the last call went.
-    last: Resolution,
 }
 
 /// Owners of sockets not asked for are forgotten once they outnumber those asked for by this many.
@@ -98,13 +96,12 @@ impl ProcessMap {
             }
             found_now = self.walk(&missing, start + budget);
         }
-        self.last = Resolution {
+        Resolution {
             partial: !self.pending.is_empty(),
             wanted: asked,
             found: asked - missing.len() + found_now,
             took: start.elapsed(),
-        };
-        self.last
+        }
     }
 
     /// Forgets the owners of sockets the last call did not ask for, and the names of processes
@@ -183,11 +180,6 @@ impl ProcessMap {
     pub fn owner(&self, inode: u32) -> Option<(u32, &str)> {
         let pid = self.owners.get(&inode)?.pid;
         Some((pid, self.comms.get(&pid).map_or("?", String::as_str)))
-    }
-
-    /// How the last call went.
-    pub fn last(&self) -> Resolution {
-        self.last
     }
 }
 
