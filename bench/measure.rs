@@ -9,7 +9,9 @@
 //! aggregating them; the floor, a sock_diag dump that only counts the messages it receives (states
 //! 1-12 and 1-13, one dump per family as `ss` does, and 1-12 in one walk for both families); a
 //! filtered refresh against `ss -tan dst ADDR`; and dashboard frames drawn from the refreshed
-//! snapshot into a ratatui `TestBackend`. It prints raw samples, `key<TAB>value` lines, and checks
+//! snapshot into a ratatui `TestBackend`; attribution (refreshes with the dashboard's process lookup
+//! and their /proc time, one lookup of every socket's process) and the cost of one more namespace
+//! (a refresh of an empty one). It prints raw samples, `key<TAB>value` lines, and checks
 //! at the end that the table still holds N sockets. `measure report FILE` reads the samples of
 //! several rounds and prints `metric<TAB>target<TAB>value` rows (medians; maxima for memory and the
 //! slowest refresh), which `run.sh` joins into a table.
@@ -26,8 +28,10 @@ mod connects;
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_SOCK_DIAG};
+use portradar::attribution::{ProcessLookup, ProcessScope};
 use portradar::collect::{ALL_STATES, Collector, Families};
 use portradar::filter::{Filter, KernelFilter};
+use portradar::refresh::namespaces::read_all;
 use portradar::refresh::{Refresher, Report};
 use portradar::ui::{App, Config, draw};
 use ratatui::Terminal;
@@ -152,12 +156,60 @@ fn round(cli: &RoundArgs) -> Result<()> {
         sample("refresh_dst", took.as_secs_f64());
     }
     frames(snapshot)?;
+    attribution(cli)?;
     // Last, so its count shows whether the table still stood at the end of the round.
     let start = Instant::now();
     let sockets = floor.count(ALL_STATES)?;
     sample("floor_13", start.elapsed().as_secs_f64());
     sample("sockets", sockets);
     sample("expected", cli.expect);
+    Ok(())
+}
+
+/// Refreshes made with the dashboard's process lookup, to see how many it takes to finish.
+const ATTRIBUTED_REFRESHES: usize = 10;
+
+/// The cost of attribution and of other namespaces: refreshes with the dashboard's process lookup
+/// (its /proc time per refresh, which must stay within its budget, and whether it is still partial
+/// after [`ATTRIBUTED_REFRESHES`]), one `snapshot --processes --sockets` lookup of every socket, and
+/// a refresh of an empty namespace, which walks the connection hash the namespaces share.
+fn attribution(cli: &RoundArgs) -> Result<()> {
+    let mut dashboard = Refresher::new(Some(cli.netns.clone()), Families::BOTH, None);
+    dashboard.set_process_lookup(Some(ProcessLookup::DASHBOARD));
+    let mut partial = true;
+    for _ in 0..ATTRIBUTED_REFRESHES {
+        let start = Instant::now();
+        let snap = dashboard.refresh()?;
+        sample("attrib_refresh", start.elapsed().as_secs_f64());
+        let r = snap.processes.context("the lookup ran")?;
+        sample("attrib_proc", r.took.as_secs_f64());
+        partial = r.partial;
+    }
+    sample("attrib_partial", u8::from(partial));
+    let mut all = Refresher::new(Some(cli.netns.clone()), Families::BOTH, None);
+    all.set_process_lookup(Some(ProcessLookup {
+        scope: ProcessScope::All,
+        budget: Duration::from_secs(30),
+    }));
+    let r = all.refresh()?.processes.context("the lookup ran")?;
+    sample("attrib_all", r.took.as_secs_f64());
+    sample("attrib_all_partial", u8::from(r.partial));
+    let name = format!("measure-empty-{}", std::process::id());
+    run(Command::new("ip").args(["netns", "add", &name]))?;
+    let empty = portradar::collect::namespaces::discover()
+        .into_iter()
+        .find(|ns| ns.label == name);
+    let timed = empty.map(|ns| {
+        let mut read = read_all(vec![ns], Families::BOTH, None, None);
+        let took: Vec<f64> = read
+            .iter_mut()
+            .map(|(r, _)| r.refresh().took.as_secs_f64())
+            .collect();
+        took
+    });
+    run(Command::new("ip").args(["netns", "del", &name]))?;
+    let took = timed.context("the empty namespace is found")?;
+    sample("empty_netns", took.first().copied().context("read")?);
     Ok(())
 }
 
@@ -276,6 +328,31 @@ fn report(samples: &str, dst: &str) -> Result<()> {
             secs(med("on_report")),
         ),
         ("frame render (`ui::draw`, TestBackend)", "< 5 ms", frame_ms),
+        (
+            "refresh with the dashboard's process lookup (max)",
+            "",
+            secs(max(get("attrib_refresh"))),
+        ),
+        (
+            "its /proc time per refresh (max; budget 50 ms)",
+            "≤ 0.06 s",
+            secs(max(get("attrib_proc"))),
+        ),
+        (
+            &*format!("still partial after {ATTRIBUTED_REFRESHES} refreshes (rounds)"),
+            "",
+            format!("{} of {rounds}", get("attrib_partial").iter().sum::<f64>()),
+        ),
+        (
+            "`snapshot --processes --sockets`: /proc walk for every socket",
+            "",
+            secs(med("attrib_all")),
+        ),
+        (
+            "refresh of an empty namespace (walks the shared hash)",
+            "",
+            secs(med("empty_netns")),
+        ),
     ];
     for (metric, target, value) in rows {
         println!("{metric}\t{target}\t{value}");

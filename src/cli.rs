@@ -81,6 +81,9 @@ pub struct DashboardArgs {
     /// Do not watch the kernel's port allocator (no BPF): counts come from the socket table only.
     #[arg(long)]
     pub no_events: bool,
+    /// Every network namespace of the host, tightest headroom first; Enter opens one's dashboard.
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Filter expression (ss style).
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,
@@ -167,6 +170,14 @@ pub struct SnapshotArgs {
     /// Add the list of sockets to the JSON output (needs --format json).
     #[arg(long)]
     pub sockets: bool,
+    /// Name the process holding each socket toward a destination (with --sockets, every socket) by
+    /// reading /proc/PID/fd, within a time budget (JSON: consumers[].pid, processes.partial).
+    #[arg(long)]
+    pub processes: bool,
+    /// Read every network namespace of the host (/run/netns, /var/run/docker/netns, /proc/*/ns/net),
+    /// each with its own port range, once; JSON: {"version": 1, "namespaces": [...]}.
+    #[arg(long, conflicts_with_all = ["netns", "watch"])]
+    pub all_netns: bool,
     /// Refresh every MS milliseconds and print each snapshot (JSON: one object per line), so rates
     /// and forecasts are filled in; runs until --count refreshes, SIGINT/SIGTERM or a closed pipe.
     #[arg(long, value_name = "MS",

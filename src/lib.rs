@@ -7,6 +7,7 @@
 //!
 //! The modules public here are the ones the binary, the integration tests and the benchmark use.
 
+pub mod attribution;
 pub mod collect;
 pub mod events;
 pub mod export;

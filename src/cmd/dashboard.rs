@@ -29,5 +29,6 @@ pub fn run(args: &DashboardArgs) -> Result<()> {
         filter,
         record: args.record.clone(),
         events: !args.no_events,
+        all_netns: args.all_netns,
     })
 }

@@ -2,6 +2,7 @@
 //! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
 //! writing to stdout. Errors go up as they are; `exit` tells usage errors from failures.
 
+mod all_netns;
 mod completions;
 mod dashboard;
 mod events;

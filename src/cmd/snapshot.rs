@@ -8,14 +8,14 @@
 use super::{enter_netns, parse_filter};
 use crate::cli::{Format, SnapshotArgs};
 use anyhow::{Context, Result, bail};
+use portradar::attribution::{ProcessLookup, ProcessScope};
 use portradar::filter::Filter;
 use portradar::model::Snapshot;
-use portradar::output::{self, json::Layout};
+use portradar::output::{self, json::Layout, json::SocketList};
 use portradar::record::{Player, Recording, Truncation, when};
 use portradar::refresh::Refresh;
 use portradar::refresh::feed::lock;
 use portradar::refresh::{EventFeed, Refresher, Start, Worker};
-use portradar::socket::SockRecord;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +25,22 @@ use std::time::Duration;
 
 /// How often a watch looks for a termination signal while it waits for the next refresh.
 const POLL: Duration = Duration::from_millis(50);
+
+/// Most time `--processes` spends reading /proc for one snapshot (a watch: per refresh).
+const PROCESS_BUDGET: Duration = Duration::from_secs(5);
+
+/// The process lookup `--processes` asks for: the sockets toward destinations, or with `--sockets`
+/// every socket.
+fn process_lookup(args: &SnapshotArgs) -> Option<ProcessLookup> {
+    args.processes.then_some(ProcessLookup {
+        scope: if args.sockets {
+            ProcessScope::All
+        } else {
+            ProcessScope::TopDestinations(usize::MAX)
+        },
+        budget: PROCESS_BUDGET,
+    })
+}
 
 /// Runs the command in the namespace already entered.
 pub fn run(args: &SnapshotArgs) -> Result<()> {
@@ -37,11 +53,15 @@ pub fn run(args: &SnapshotArgs) -> Result<()> {
         };
     }
     enter_netns(&args.scope)?;
-    let refresher = Refresher::new(
+    if args.all_netns {
+        return super::all_netns::snapshot(args, filter, process_lookup(args));
+    }
+    let mut refresher = Refresher::new(
         args.scope.netns().map(ToString::to_string),
         args.scope.families(),
         filter,
     );
+    refresher.set_process_lookup(process_lookup(args));
     let mut out = io::BufWriter::new(io::stdout().lock());
     let printed = match args.watch {
         None => once(refresher, args, &mut out),
@@ -57,7 +77,11 @@ pub fn run(args: &SnapshotArgs) -> Result<()> {
 fn once(mut refresher: Refresher, args: &SnapshotArgs, out: &mut impl Write) -> Result<()> {
     let snap = refresher.refresh().context("reading the socket table")?;
     tell_fallback(&snap);
-    let sockets = args.sockets.then(|| refresher.records());
+    let sockets = args.sockets.then(|| SocketList {
+        records: refresher.records(),
+        cgroups: Some(refresher.cgroups()),
+        who: Some(refresher.attribution()),
+    });
     print(&snap, sockets, args.format, Layout::Pretty, out)
 }
 
@@ -111,7 +135,7 @@ fn watch(
         if printed > 0 && args.format != Format::Json {
             out.write_all(b"\n")?;
         }
-        let sockets = report.sockets.as_deref();
+        let sockets = report.sockets.as_deref().map(SocketList::plain);
         print(&snap, sockets, args.format, Layout::Line, out)?;
         printed += 1;
     }
@@ -140,7 +164,7 @@ fn from_recording(
     let Some(ms) = args.watch else {
         let i = player.recording().index_at(at.unwrap_or(end));
         let snap = player.snapshot_at(i)?.clone();
-        let sockets = args.sockets.then(|| player.records());
+        let sockets = args.sockets.then(|| SocketList::plain(player.records()));
         return print(&snap, sockets, args.format, Layout::Pretty, out);
     };
     let stop = stop_on_signals().context("installing signal handlers")?;
@@ -155,7 +179,7 @@ fn from_recording(
             if printed > 0 && args.format != Format::Json {
                 out.write_all(b"\n")?;
             }
-            let sockets = args.sockets.then(|| player.records());
+            let sockets = args.sockets.then(|| SocketList::plain(player.records()));
             print(&snap, sockets, args.format, Layout::Line, out)?;
             printed += 1;
             shown = Some(i);
@@ -179,9 +203,9 @@ pub(super) fn truncation_note(path: &Path, t: Truncation) -> String {
 }
 
 /// Writes one snapshot in `format` and flushes it.
-fn print(
+pub(super) fn print(
     snap: &Snapshot,
-    sockets: Option<&[SockRecord]>,
+    sockets: Option<SocketList<'_>>,
     format: Format,
     layout: Layout,
     out: &mut impl Write,
@@ -189,7 +213,7 @@ fn print(
     match format {
         Format::Table => out.write_all(output::table::render(snap).as_bytes()),
         Format::Summary => out.write_all(output::summary::render(snap).as_bytes()),
-        Format::Json => output::json::write(snap, sockets, layout, out),
+        Format::Json => output::json::write_with(snap, sockets, layout, out),
     }
     .and_then(|()| out.flush())
     .context("writing the snapshot")
@@ -197,7 +221,7 @@ fn print(
 
 /// Says on stderr why procfs is read instead of netlink, if it is; returns whether it did. (The
 /// dashboard says it in its header instead: stderr is under its screen.)
-fn tell_fallback(snap: &Snapshot) -> bool {
+pub(super) fn tell_fallback(snap: &Snapshot) -> bool {
     let Some(reason) = &snap.meta.fallback else {
         return false;
     };

@@ -34,7 +34,8 @@ pub(super) struct BindSide {
     filter: Option<(PortRange, KernelFilter)>,
     ports: PortSet,
     explicit: Vec<u16>,
-    bound_inactive: Vec<SockRecord>,
+    /// BOUND_INACTIVE sockets with their cgroup ids.
+    bound_inactive: Vec<(SockRecord, u64)>,
     read: Option<Reading>,
 }
 
@@ -76,7 +77,7 @@ impl BindSide {
             Families::BOTH,
             TcpState::BoundInactive.mask_bit(),
             &[],
-            &mut |r| records.push(r),
+            &mut |r, cgroup| records.push((r, cgroup)),
         )?;
         self.read_explicit(dumper, range)?;
         self.read = Some(Reading {
@@ -96,11 +97,15 @@ impl BindSide {
         };
         let states = kernel.states & EXPLICIT_BIND_STATES;
         let ports = &mut self.ports;
-        let result = dump_families(dumper, Families::BOTH, states, &kernel.bytecode, &mut |r| {
-            ports.insert(r.local.port)
-        });
+        let result = dump_families(
+            dumper,
+            Families::BOTH,
+            states,
+            &kernel.bytecode,
+            &mut |r, _| ports.insert(r.local.port),
+        );
         self.filter = Some((range, kernel));
-        for r in &self.bound_inactive {
+        for (r, _) in &self.bound_inactive {
             if range.contains(r.local.port) {
                 self.ports.insert(r.local.port);
             }
@@ -118,10 +123,14 @@ impl BindSide {
             .as_ref()
             .is_none_or(|f| f.kernel().states & TcpState::BoundInactive.mask_bit() != 0);
         if wanted {
-            table.records.extend(self.bound_inactive.iter().filter(|r| {
+            let selected = self.bound_inactive.iter().filter(|(r, _)| {
                 query.families.contains(r.family())
                     && query.filter.as_ref().is_none_or(|f| f.matches(r))
-            }));
+            });
+            for (r, cgroup) in selected {
+                table.records.push(*r);
+                table.cgroups.push(*cgroup);
+            }
         }
         table.explicit_bind_ports.extend_from_slice(&self.explicit);
         table.bind_side_read_at = self.read.as_ref().map(|r| r.wall);

@@ -54,13 +54,13 @@ impl Dumper {
     }
 
     /// Dumps the TCP sockets of `family` in the `states` mask, filtered by `bytecode` when it is not
-    /// empty, and hands each one to `visit`.
+    /// empty, and hands each one to `visit` with its cgroup id (0 when the kernel sent none).
     pub fn dump(
         &mut self,
         family: Families,
         states: u32,
         bytecode: &[u8],
-        visit: &mut impl FnMut(SockRecord),
+        visit: &mut impl FnMut(SockRecord, u64),
     ) -> Result<(), CollectError> {
         if self.interrupted {
             // Cheaper and surer than draining the old dump: the kernel would refuse a new one (EBUSY).
@@ -95,7 +95,7 @@ impl Dumper {
     fn receive_one(
         &mut self,
         family: Families,
-        visit: &mut impl FnMut(SockRecord),
+        visit: &mut impl FnMut(SockRecord, u64),
     ) -> Result<Step, CollectError> {
         let len = loop {
             self.recv.clear();

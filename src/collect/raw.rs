@@ -12,7 +12,9 @@
 //!               4  be16 sport | 6 be16 dport | 8 [16] src | 24 [16] dst | 40 u32 if | 44 [2]u32 cookie
 //!               52 u32 expires | 56 u32 rqueue | 60 u32 wqueue | 64 u32 uid | 68 u32 inode  (72 bytes)
 //! ```
-//! Attributes may follow the 72 bytes; they are not read.
+//! Attributes (`rtattr`: u16 len, u16 type, payload, padded to 4) follow the 72 bytes; only
+//! `INET_DIAG_CGROUP_ID` (21, u64, Linux 5.8+, full sockets only) is read: it is handed to the visitor
+//! beside the record (0 when absent), so the record stays 64 bytes.
 
 use crate::socket::{BoundDev, Endpoint, SockRecord, TcpState, TimerKind};
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP};
@@ -28,6 +30,10 @@ pub const NLMSG_HDR_LEN: usize = 16;
 pub const INET_DIAG_MSG_LEN: usize = 72;
 /// Byte offset of `idiag_expires` inside `inet_diag_msg`.
 pub const EXPIRES_OFFSET: usize = 52;
+/// `INET_DIAG_CGROUP_ID`: the cgroup v2 id of a full socket.
+const INET_DIAG_CGROUP_ID: u16 = 21;
+/// Size of `struct rtattr`.
+const RTA_HDR_LEN: usize = 4;
 
 /// A datagram that does not hold well-formed sock_diag messages.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -81,7 +87,7 @@ struct Header {
 pub fn walk_datagram(
     datagram: &[u8],
     seq: u32,
-    visit: &mut impl FnMut(SockRecord),
+    visit: &mut impl FnMut(SockRecord, u64),
 ) -> Result<Step, RawError> {
     if datagram.is_empty() {
         return Err(RawError::ShortHeader {
@@ -134,12 +140,12 @@ fn message(
     kind: u16,
     payload: &[u8],
     offset: usize,
-    visit: &mut impl FnMut(SockRecord),
+    visit: &mut impl FnMut(SockRecord, u64),
 ) -> Result<Step, RawError> {
     match kind {
         // Replies carry the request's type: TCPDIAG_GETSOCK for a dump of both families.
         SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
-            visit(parse_inet_diag(payload, offset)?);
+            visit(parse_inet_diag(payload, offset)?, cgroup_id(payload));
             Ok(Step::More)
         }
         NLMSG_DONE => Ok(done_status(payload)),
@@ -201,6 +207,26 @@ fn parse_inet_diag(payload: &[u8], offset: usize) -> Result<SockRecord, RawError
         cookie: u64::from(u32_at(m, 48)) << 32 | u64::from(u32_at(m, 44)),
         dev: BoundDev::from_kernel(u32_at(m, 40)),
     })
+}
+
+/// The `INET_DIAG_CGROUP_ID` attribute among those after the `inet_diag_msg` of `payload`, 0 when
+/// there is none (TIME_WAIT and NEW_SYN_RECV entries, kernels before 5.8) or the attributes are cut.
+fn cgroup_id(payload: &[u8]) -> u64 {
+    let mut rest = payload.get(INET_DIAG_MSG_LEN..).unwrap_or_default();
+    while let Some(hdr) = rest.first_chunk::<RTA_HDR_LEN>() {
+        let len = usize::from(u16::from_ne_bytes([hdr[0], hdr[1]]));
+        let kind = u16::from_ne_bytes([hdr[2], hdr[3]]) & 0x3fff;
+        if len < RTA_HDR_LEN || len > rest.len() {
+            return 0;
+        }
+        if kind == INET_DIAG_CGROUP_ID
+            && let Some(id) = rest[RTA_HDR_LEN..len].first_chunk::<8>()
+        {
+            return u64::from_ne_bytes(*id);
+        }
+        rest = rest.get(align4(len)..).unwrap_or_default();
+    }
+    0
 }
 
 /// The state of a dumped socket. The kernel reports the sockets that BOUND_INACTIVE (13) asks for with
@@ -340,7 +366,7 @@ mod tests {
 
     fn walk(datagram: &[u8]) -> (Result<Step, RawError>, Vec<SockRecord>) {
         let mut seen = Vec::new();
-        let step = walk_datagram(datagram, SEQ, &mut |r| seen.push(r));
+        let step = walk_datagram(datagram, SEQ, &mut |r, _| seen.push(r));
         (step, seen)
     }
 
@@ -413,6 +439,23 @@ mod tests {
             (seen[1].state, seen[1].timer, seen[1].expires_ms),
             (TcpState::FinWait2, TimerKind::Timewait, 12_000)
         );
+    }
+
+    #[test]
+    fn cgroup_id_is_read_past_other_attributes_and_zero_without_one() {
+        let mut with = Diag::v4().bytes();
+        with.extend_from_slice(&[4, 0, 20, 0]); // INET_DIAG_PAD, empty
+        with.extend_from_slice(&[12, 0, 21, 0]);
+        with.extend_from_slice(&0x1234_5678_9abcu64.to_ne_bytes());
+        let mut ids = Vec::new();
+        let mut dgram = nlmsg(SOCK_DIAG_BY_FAMILY, SEQ, &with);
+        dgram.extend(Diag::v4().message());
+        let mut cut = with.clone();
+        cut.truncate(cut.len() - 4); // the attribute claims more than is left
+        dgram.extend(nlmsg(SOCK_DIAG_BY_FAMILY, SEQ, &cut));
+        let step = walk_datagram(&dgram, SEQ, &mut |_, id| ids.push(id));
+        assert_eq!(step, Ok(Step::More));
+        assert_eq!(ids, vec![0x1234_5678_9abc, 0, 0]);
     }
 
     #[test]

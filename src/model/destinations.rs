@@ -39,6 +39,9 @@ pub struct Destination {
     pub failures_last_minute: Option<u64>,
     /// The processes whose connect()s failed, most failures first (empty without events).
     pub failing: Vec<Failer>,
+    /// Who holds its ports, most sockets first ([`super::consumers::attach`]); `None` until
+    /// attributed.
+    pub consumers: Option<Vec<super::Consumer>>,
     /// New connections seen since the previous refresh (the input of `new_per_s`).
     #[serde(skip)]
     pub new_since_last: u32,
@@ -160,6 +163,7 @@ fn finish(acc: DestAcc, ports_in_range: u32, usable: u32) -> Destination {
         connect_failures: None,
         failures_last_minute: None,
         failing: Vec::new(),
+        consumers: None,
         new_since_last: acc.new,
     }
 }

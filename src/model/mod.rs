@@ -5,6 +5,7 @@
 //! groups outbound ones by destination with their headroom, finds local ports reused by several
 //! 4-tuples, maps every port of the ephemeral range for the dial and summarises TIME_WAIT.
 
+pub mod consumers;
 mod destinations;
 mod events;
 mod forecast;
@@ -17,6 +18,7 @@ mod services;
 mod states;
 mod timewait;
 
+pub use consumers::{Attributor, Consumer};
 pub use destinations::Destination;
 pub use events::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
 pub use forecast::Forecast;
@@ -119,6 +121,8 @@ pub struct Snapshot {
     pub elapsed_s: Option<f64>,
     /// What allocator events counted since they started; `None` without events.
     pub events: Option<EventsSummary>,
+    /// How the lookup of the sockets' processes went, when processes were asked for.
+    pub processes: Option<crate::attribution::Resolution>,
 }
 
 /// How a socket relates to this host's services.
@@ -274,6 +278,7 @@ pub fn build_with_events(
         allocations,
         elapsed_s,
         events: events.and_then(|e| e.summary.clone()),
+        processes: None,
         settings: settings.clone(),
         totals,
         meta,

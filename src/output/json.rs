@@ -2,6 +2,9 @@
 //! snake_case and stable; `version` changes when a field changes meaning.
 
 use super::rfc3339;
+use crate::attribution::Resolution;
+use crate::collect::Cgroups;
+use crate::model::Attributor;
 use crate::model::{
     Destination, EventsSummary, ReuseGroup, Service, Snapshot, StateCounts, TimeWaitSummary,
 };
@@ -34,8 +37,30 @@ struct Document<'a> {
     pointer: Pointer<'a>,
     /// Allocator events since the start (null without them).
     events: Option<&'a EventsSummary>,
+    /// How the lookup of processes went; null when processes were not asked for.
+    processes: Option<ProcessesJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sockets: Option<Sockets<'a>>,
+}
+
+#[derive(Serialize)]
+struct ProcessesJson {
+    /// The `/proc` walk ran out of its time budget: some sockets may lack their process.
+    partial: bool,
+    sockets_looked_up: usize,
+    sockets_found: usize,
+    took_ms: f64,
+}
+
+impl From<Resolution> for ProcessesJson {
+    fn from(r: Resolution) -> Self {
+        ProcessesJson {
+            partial: r.partial,
+            sockets_looked_up: r.wanted,
+            sockets_found: r.found,
+            took_ms: r.took.as_secs_f64() * 1000.0,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -100,7 +125,7 @@ struct Pointer<'a> {
 }
 
 #[derive(Serialize)]
-struct SocketJson {
+struct SocketJson<'a> {
     family: Family,
     state: TcpState,
     local: Endpoint,
@@ -111,10 +136,21 @@ struct SocketJson {
     uid: u32,
     inode: u32,
     cookie: u64,
+    /// The cgroup v2 path; null for TIME_WAIT and where the kernel gives none.
+    cgroup: Option<&'a str>,
+    /// Present when processes were looked up.
+    #[serde(flatten)]
+    process: Option<ProcessJson<'a>>,
 }
 
-impl From<&SockRecord> for SocketJson {
-    fn from(r: &SockRecord) -> Self {
+#[derive(Serialize)]
+struct ProcessJson<'a> {
+    pid: Option<u32>,
+    comm: Option<&'a str>,
+}
+
+impl<'a> SocketJson<'a> {
+    fn new(r: &SockRecord, cgroup: u64, who: Option<&'a dyn Who>) -> Self {
         SocketJson {
             family: r.family(),
             state: r.state,
@@ -126,16 +162,61 @@ impl From<&SockRecord> for SocketJson {
             uid: r.uid,
             inode: r.inode,
             cookie: r.cookie,
+            cgroup: who.and_then(|w| w.cgroup_path(cgroup)),
+            process: who.filter(|w| w.has_processes()).map(|w| {
+                let owner = w.owner(r.inode);
+                ProcessJson {
+                    pid: owner.map(|(pid, _)| pid),
+                    comm: owner.map(|(_, comm)| comm),
+                }
+            }),
+        }
+    }
+}
+
+/// What the socket list needs to say who holds each socket.
+pub trait Who: Attributor {
+    /// True when processes were looked up (the sockets then carry `pid` and `comm`).
+    fn has_processes(&self) -> bool;
+}
+
+impl Who for crate::attribution::Attribution {
+    fn has_processes(&self) -> bool {
+        crate::attribution::Attribution::has_processes(self)
+    }
+}
+
+/// The sockets of a table, with their cgroup ids (index for index, may be empty) and who holds them.
+#[derive(Clone, Copy)]
+pub struct SocketList<'a> {
+    pub records: &'a [SockRecord],
+    pub cgroups: Option<&'a Cgroups>,
+    pub who: Option<&'a dyn Who>,
+}
+
+impl<'a> SocketList<'a> {
+    /// The records alone: no cgroup, no process.
+    pub fn plain(records: &'a [SockRecord]) -> SocketList<'a> {
+        SocketList {
+            records,
+            cgroups: None,
+            who: None,
         }
     }
 }
 
 /// The socket list, serialized one record at a time (no copy of the table).
-struct Sockets<'a>(&'a [SockRecord]);
+struct Sockets<'a>(SocketList<'a>);
 
 impl Serialize for Sockets<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(SocketJson::from))
+        let list = self.0;
+        s.collect_seq(
+            list.records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| SocketJson::new(r, list.cgroups.map_or(0, |c| c.id(i)), list.who)),
+        )
     }
 }
 
@@ -156,7 +237,56 @@ pub fn write(
     layout: Layout,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
-    let doc = Document {
+    write_with(snap, sockets.map(SocketList::plain), layout, out)
+}
+
+/// [`write()`] with a socket list that can say who holds each socket.
+pub fn write_with(
+    snap: &Snapshot,
+    sockets: Option<SocketList<'_>>,
+    layout: Layout,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    finish(&document(snap, sockets), layout, out)
+}
+
+/// Writes the snapshots of several namespaces (`--all-netns`) as one object,
+/// `{"version": 1, "namespaces": [snapshot, …]}`, each snapshot with its `netns` set.
+pub fn write_namespaces<'a>(
+    namespaces: impl IntoIterator<Item = (&'a Snapshot, Option<SocketList<'a>>)>,
+    layout: Layout,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct AllNamespaces<'a> {
+        version: u32,
+        namespaces: Vec<Document<'a>>,
+    }
+    let all = AllNamespaces {
+        version: VERSION,
+        namespaces: namespaces
+            .into_iter()
+            .map(|(snap, sockets)| document(snap, sockets))
+            .collect(),
+    };
+    finish(&all, layout, out)
+}
+
+fn finish(
+    doc: &impl Serialize,
+    layout: Layout,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    match layout {
+        Layout::Pretty => serde_json::to_writer_pretty(&mut *out, doc)?,
+        Layout::Line => serde_json::to_writer(&mut *out, doc)?,
+    }
+    out.write_all(b"\n")
+}
+
+/// The JSON object of one snapshot.
+fn document<'a>(snap: &'a Snapshot, sockets: Option<SocketList<'a>>) -> Document<'a> {
+    Document {
         version: VERSION,
         taken_at: rfc3339(snap.meta.taken_at),
         source: snap.meta.source,
@@ -184,11 +314,7 @@ pub fn write(
             hit_rate: snap.allocations.score.rate(),
         },
         events: snap.events.as_ref(),
+        processes: snap.processes.map(ProcessesJson::from),
         sockets: sockets.map(Sockets),
-    };
-    match layout {
-        Layout::Pretty => serde_json::to_writer_pretty(&mut *out, &doc)?,
-        Layout::Line => serde_json::to_writer(&mut *out, &doc)?,
     }
-    out.write_all(b"\n")
 }

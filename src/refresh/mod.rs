@@ -5,12 +5,16 @@
 //! the event thread whose ledger the refresher reads at each refresh.
 
 pub mod feed;
+pub mod namespaces;
 pub mod worker;
 
 pub use feed::EventFeed;
 pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
 
-use crate::collect::{CollectError, Collector, DumpFilter, Families, Query, Table, sysctl};
+use crate::attribution::{Attribution, ProcessLookup};
+use crate::collect::{
+    Cgroups, CollectError, Collector, DumpFilter, Families, Query, Table, sysctl,
+};
 use crate::events::{Ledger, boottime_ns};
 use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
@@ -29,6 +33,8 @@ pub struct Refresher {
     netns: Option<String>,
     /// The allocator events' ledger, when events are live.
     events: Option<Arc<Mutex<Ledger>>>,
+    /// Who holds the sockets: cgroups always, processes when asked for.
+    attribution: Attribution,
 }
 
 impl Refresher {
@@ -47,7 +53,23 @@ impl Refresher {
             },
             netns,
             events: None,
+            attribution: Attribution::new(None),
         }
+    }
+
+    /// Looks up the processes holding the sockets from now on (`None`: cgroups only).
+    pub fn set_process_lookup(&mut self, lookup: Option<ProcessLookup>) {
+        self.attribution = Attribution::new(lookup);
+    }
+
+    /// Who holds the sockets, as of the last refresh.
+    pub fn attribution(&self) -> &Attribution {
+        &self.attribution
+    }
+
+    /// The cgroup id of each socket of the last refresh, index for index with [`Refresher::records`].
+    pub fn cgroups(&self) -> &Cgroups {
+        &self.table.cgroups
     }
 
     /// Adds what allocator events recorded in `ledger` to every refresh from now on (see
@@ -106,7 +128,13 @@ impl Refresher {
             };
             feed::lock(ledger).take(settings.port_range, boottime_ns(), keep)
         });
-        let snapshot = model::build_with_events(&input, meta, &mut self.history, events.as_ref());
+        let mut snapshot =
+            model::build_with_events(&input, meta, &mut self.history, events.as_ref());
+        snapshot.processes = self.attribution.attribute(
+            &mut snapshot.destinations,
+            &self.table.records,
+            &self.table.cgroups,
+        );
         if let Some(ledger) = &self.events {
             let (used, blocked) = feed::occupancy(
                 input.records,

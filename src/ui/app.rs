@@ -52,6 +52,9 @@ pub enum Reaction {
     Send(Command),
     /// Move the replay, then redraw.
     Replay(ReplayAction),
+    /// Esc with nothing to clear, on a dashboard opened from another view (a namespace's, from the
+    /// namespaces view): go back there.
+    Back,
     Quit,
 }
 
@@ -85,6 +88,8 @@ pub struct App {
     pub(crate) error: Option<String>,
     pub(crate) prompt: Option<Prompt>,
     pub(crate) help: bool,
+    /// The consumers view of the selected destination is open.
+    pub(crate) consumers: bool,
     pub(crate) panel: Panel,
     pub(crate) sort: SortKey,
     pub(crate) destinations: Cursor,
@@ -107,6 +112,8 @@ pub struct App {
     last_pick: u64,
     /// Pointer estimates updated by picks since the snapshot on screen, per destination.
     live_pointers: HashMap<Endpoint, PointerEstimate>,
+    /// Opened from another view, which Esc goes back to.
+    nested: bool,
 }
 
 impl App {
@@ -123,6 +130,7 @@ impl App {
             error: None,
             prompt: None,
             help: false,
+            consumers: false,
             panel: Panel::default(),
             sort: SortKey::default(),
             destinations: Cursor::default(),
@@ -136,6 +144,7 @@ impl App {
             events: None,
             last_pick: 0,
             live_pointers: HashMap::new(),
+            nested: false,
         }
     }
 
@@ -178,6 +187,12 @@ impl App {
             (Some(l), _) => Some(l),
             (None, p) => p.as_ref(),
         }
+    }
+
+    /// A dashboard opened from another view: Esc with nothing to clear answers [`Reaction::Back`].
+    pub fn nested(mut self) -> App {
+        self.nested = true;
+        self
     }
 
     pub(crate) fn snapshot(&self) -> Option<&Snapshot> {
@@ -349,6 +364,18 @@ impl App {
                 }
             };
         }
+        if self.consumers {
+            // Esc and c close the view; the other keys act as on the dashboard (moving changes
+            // the destination it is about).
+            match keys::action(&key) {
+                Some(Action::ClearFilter | Action::Consumers) => {
+                    self.consumers = false;
+                    return Reaction::Redraw;
+                }
+                Some(Action::OpenPrompt | Action::Help) => self.consumers = false,
+                _ => {}
+            }
+        }
         if let Some(prompt) = &mut self.prompt {
             return match prompt.on_key(&key) {
                 PromptEvent::Edited => Reaction::Redraw,
@@ -380,12 +407,14 @@ impl App {
         match action {
             Action::Quit => return Reaction::Quit,
             Action::Help => self.help = true,
+            Action::Consumers => self.consumers = true,
             Action::OpenPrompt => {
                 self.prompt = Some(Prompt::new(self.filter.as_ref().map_or("", |f| f.text())));
             }
             Action::ClearFilter if self.filter.is_some() || self.focus.is_some() => {
                 return self.set_filter(None, None);
             }
+            Action::ClearFilter if self.nested => return Reaction::Back,
             Action::ClearFilter => {}
             Action::NextPanel => self.panel = self.panel.next(),
             Action::PreviousPanel => self.panel = self.panel.previous(),

@@ -33,8 +33,8 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme, replay: bool) {
             ])
         })
         .collect();
-    if area.height as usize >= lines.len() + READING.len() + 3 {
-        lines.push(Line::default());
+    // The guide's bold title sets it apart from the keys: no blank line, so it fits in 24 rows.
+    if area.height as usize >= lines.len() + READING.len() + 2 {
         lines.push(Line::styled(READING[0], theme.bold()));
         lines.extend(READING[1..].iter().map(|l| Line::raw(*l)));
     }

@@ -21,6 +21,8 @@ pub enum Action {
     ShorterInterval,
     /// Replay only.
     Replay(ReplayAction),
+    /// Show who holds the selected destination's ports.
+    Consumers,
 }
 
 /// What a replay key asks of the player.
@@ -59,7 +61,7 @@ pub fn keys_for(replay: bool) -> impl Iterator<Item = &'static KeyHelp> {
 }
 
 /// Every key, in the order the footer shows them (it drops the last ones first).
-pub const KEYS: [KeyHelp; 14] = [
+pub const KEYS: [KeyHelp; 15] = [
     KeyHelp {
         keys: "q",
         short: "quit",
@@ -144,6 +146,12 @@ pub const KEYS: [KeyHelp; 14] = [
         long: "replay: slower or faster",
         mode: Mode::Replay,
     },
+    KeyHelp {
+        keys: "c",
+        short: "consumers",
+        long: "who holds the selected destination's ports (Esc closes)",
+        mode: Mode::Live,
+    },
 ];
 
 /// True for Ctrl-C, which quits from anywhere (raw mode turns it into a key).
@@ -183,6 +191,7 @@ pub fn action(key: &KeyEvent) -> Option<Action> {
         KeyCode::Char(']') => Action::Replay(ReplayAction::JumpForward),
         KeyCode::Char('<' | ',') => Action::Replay(ReplayAction::Slower),
         KeyCode::Char('>' | '.') => Action::Replay(ReplayAction::Faster),
+        KeyCode::Char('c') => Action::Consumers,
         _ => return None,
     };
     Some(action)
@@ -198,6 +207,7 @@ mod tests {
         assert_eq!(action(&key('q')), Some(Action::Quit));
         assert_eq!(action(&key('j')), Some(Action::Move(Move::Down)));
         assert_eq!(action(&key(' ')), Some(Action::ToggleFreeze));
+        assert_eq!(action(&key('c')), Some(Action::Consumers));
         assert_eq!(
             action(&KeyEvent::from(KeyCode::BackTab)),
             Some(Action::PreviousPanel)

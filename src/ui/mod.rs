@@ -7,6 +7,7 @@
 //! draws and handles keys. [`App`] holds the state and
 //! [`draw`] renders it; both are pure, so tests drive them with ratatui's `TestBackend`.
 
+mod all_netns;
 mod app;
 mod ascii;
 mod cursor;
@@ -67,6 +68,8 @@ pub struct Options {
     pub record: Option<std::path::PathBuf>,
     /// Watch the kernel's port allocator (allocator events); false for `--no-events`.
     pub events: bool,
+    /// Every network namespace of the host (`--all-netns`): the namespaces view first.
+    pub all_netns: bool,
 }
 
 /// Why the dashboard could not run or stopped.
@@ -92,12 +95,16 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         return Err(UiError::NotATerminal.into());
     }
     let stop = signals::Stop::register().map_err(UiError::from)?;
+    if options.all_netns {
+        return all_netns::run(&options, &stop);
+    }
     let interval = Duration::from_millis(options.interval_ms);
-    let refresher = Refresher::new(
+    let mut refresher = Refresher::new(
         options.netns.clone(),
         options.families,
         options.filter.clone(),
     );
+    refresher.set_process_lookup(Some(crate::attribution::ProcessLookup::DASHBOARD));
     let (event_feed, status) = if options.events {
         match EventFeed::start() {
             Ok(f) => (Some(f), EventsStatus::Live),
@@ -212,7 +219,7 @@ fn event_loop(
                         dirty = true;
                     }
                     Reaction::Redraw => dirty = true,
-                    Reaction::Ignored => {}
+                    Reaction::Ignored | Reaction::Back => {}
                 },
                 Event::Paste(text) => dirty |= !matches!(app.on_paste(&text), Reaction::Ignored),
                 Event::Resize(..) => dirty = true,

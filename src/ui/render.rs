@@ -54,6 +54,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
             None
         }
     };
+    if app.consumers {
+        panels::consumers::render(app, area, buf);
+    }
     if app.help {
         help::render(area, buf, theme, app.timeline.is_some());
     }

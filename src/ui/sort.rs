@@ -117,6 +117,7 @@ mod tests {
             connect_failures: None,
             failures_last_minute: None,
             failing: Vec::new(),
+            consumers: None,
             new_since_last: 0,
         }
     }

@@ -1,7 +1,8 @@
 //! The destinations panel: one row per remote endpoint of outbound connections with its sockets,
 //! TIME_WAIT, ports of the range used, headroom (the tightest of its local ips), new connections
 //! per second (smoothed), the sustainable rate and the forecast of exhaustion at the current rate
-//! ("holds" when TIME_WAIT gives ports back fast enough), marked ⚠ past half the range. Only the
+//! ("holds" when TIME_WAIT gives ports back fast enough), marked ⚠ past half the range, and who
+//! holds most of its ports once that is known (the first column dropped). Only the
 //! visible rows are built; columns are dropped, least useful first, when the panel is narrow. Below
 //! the rows go the focused destination's details (forecast, TIME_WAIT release schedule, inferred
 //! pointer), or, when a listed destination is past half the range and there is room, what ⚠ means.
@@ -22,7 +23,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Widget;
 
 /// Columns in screen order, the destination first.
-const COLUMNS: usize = 10;
+const COLUMNS: usize = 11;
 const TITLES: [&str; COLUMNS] = [
     "destination",
     "sockets",
@@ -34,11 +35,14 @@ const TITLES: [&str; COLUMNS] = [
     "full in",
     "fail 1m/all",
     "failing",
+    "top consumer",
 ];
 /// The columns allocator events fill, hidden without them.
 const EVENT_COLUMNS: [usize; 2] = [8, 9];
+/// The column of who holds most of the destination's ports, shown once consumers are known.
+const TOP_CONSUMER: usize = 10;
 /// Which columns go first when the panel is narrow (indices into [`TITLES`]).
-const DROP_ORDER: [usize; 8] = [1, 6, 9, 2, 3, 5, 8, 7];
+const DROP_ORDER: [usize; 9] = [TOP_CONSUMER, 1, 6, 9, 2, 3, 5, 8, 7];
 /// The columns styled by how urgent the destination's outlook is.
 const URGENT: [usize; 2] = [4, 7];
 
@@ -59,8 +63,19 @@ fn cells(d: &Destination, range_size: u32, theme: Theme) -> ([String; COLUMNS], 
         full_in,
         live::failures_cell(d),
         live::failing_cell(d),
+        top_consumer(d).unwrap_or_default(),
     ];
     (cells, outlook::urgency(d, range_size, theme))
+}
+
+/// Who holds most of `d`'s sockets and how many (`nginx[812] 120`), when consumers are known.
+fn top_consumer(d: &Destination) -> Option<String> {
+    let top = d.consumers.as_ref()?.first()?;
+    Some(format!(
+        "{} {}",
+        top.label()?,
+        thousands(u64::from(top.sockets))
+    ))
 }
 
 /// The one-line summary: how many, and the busiest.
@@ -150,6 +165,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
     if snapshot.events.is_none() {
         EVENT_COLUMNS.iter().for_each(|c| shown[*c] = false);
     }
+    shown[TOP_CONSUMER] = rows.iter().any(|(_, c, _)| !c[TOP_CONSUMER].is_empty());
     let total = |shown: &[bool; COLUMNS]| -> usize {
         widths
             .iter()
@@ -180,8 +196,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool, expanded: 
             if room == 0 {
                 break;
             }
-            // The destination is left-aligned, numbers right-aligned.
-            let cell = if col == 0 {
+            // The destination and the consumer are left-aligned, numbers right-aligned.
+            let cell = if col == 0 || col == TOP_CONSUMER {
                 format!("{text:<w$}")
             } else {
                 format!("{text:>w$}")

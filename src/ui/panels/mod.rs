@@ -1,10 +1,12 @@
 //! The dashboard's panels: the header and footer around the screen, and the three panels beside
 //! the dial that Tab moves between. A panel with too little room collapses to a one-line summary.
 
+pub mod consumers;
 pub mod destinations;
 pub mod dial;
 pub mod footer;
 pub mod header;
+pub mod namespaces;
 pub mod reuse;
 pub mod timeline;
 pub mod timewait;

@@ -1,0 +1,139 @@
+//! The consumers view (`c`): who holds the selected destination's ports — one row per process (when
+//! the refresh looked processes up) or cgroup, with its unit, container or pod, its sockets and
+//! their states — drawn over the dashboard. Its title says when the process lookup is partial.
+
+use crate::model::{Consumer, Destination, Snapshot};
+use crate::ui::app::App;
+use crate::ui::format::thousands;
+use crate::ui::theme::Theme;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+
+/// One consumer as text: holder, unit, sockets, states.
+fn row(c: &Consumer) -> [String; 4] {
+    let holder = match (&c.comm, c.pid) {
+        (Some(comm), Some(pid)) => format!("{comm}[{pid}]"),
+        _ => c
+            .cgroup
+            .clone()
+            .unwrap_or_else(|| "(no process: TIME_WAIT)".into()),
+    };
+    let states: Vec<String> = c
+        .by_state
+        .nonzero()
+        .map(|(s, n)| format!("{} {}", s.short_name(), thousands(u64::from(n))))
+        .collect();
+    [
+        holder,
+        c.unit.clone().unwrap_or_else(|| "—".into()),
+        thousands(u64::from(c.sockets)),
+        states.join(" "),
+    ]
+}
+
+/// The view's lines for destination `d` of `snap`.
+fn lines(snap: &Snapshot, d: &Destination, theme: Theme) -> Vec<Line<'static>> {
+    let Some(consumers) = &d.consumers else {
+        return vec![Line::raw("not attributed (procfs fallback: no cgroup ids)")];
+    };
+    let rows: Vec<[String; 4]> = consumers.iter().map(row).collect();
+    let titles = ["holder", "unit / container / pod", "sockets", "states"].map(String::from);
+    let mut widths = titles.clone().map(|t| t.chars().count());
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let text = |r: &[String; 4]| {
+        let [a, b, c, d] = [widths[0], widths[1], widths[2], widths[3]];
+        format!("{:<a$}  {:<b$}  {:>c$}  {:<d$}", r[0], r[1], r[2], r[3])
+    };
+    let mut out = vec![Line::styled(text(&titles), theme.bold())];
+    out.extend(rows.iter().map(|r| Line::raw(text(r))));
+    if snap.processes.is_none() {
+        out.push(Line::styled(
+            "processes not looked up: cgroups only",
+            theme.dim(),
+        ));
+    }
+    out
+}
+
+/// The view's title: the destination and how complete the process lookup is.
+fn title(snap: &Snapshot, d: &Destination) -> String {
+    let lookup = match snap.processes {
+        Some(r) if r.partial => format!(" · processes partial ({} of {})", r.found, r.wanted),
+        _ => String::new(),
+    };
+    format!(" Consumers of {}{lookup} · Esc closes ", d.remote)
+}
+
+/// Draws the view over `area` for the selected destination.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let theme = app.theme;
+    let (Some(snap), Some(d)) = (app.snapshot(), app.selected_destination()) else {
+        return;
+    };
+    let lines = lines(snap, d, theme);
+    let title = title(snap, d);
+    let width =
+        (lines.iter().map(Line::width).max().unwrap_or(0)).max(title.chars().count()) as u16 + 4;
+    let width = width.min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    Clear.render(popup, buf);
+    Paragraph::new(lines)
+        .block(
+            Block::bordered()
+                .title(title)
+                .border_style(theme.border(true)),
+        )
+        .render(popup, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::StateCounts;
+    use crate::socket::TcpState;
+
+    fn consumer(pid: Option<u32>, cgroup: Option<&str>) -> Consumer {
+        let mut by_state = StateCounts::default();
+        for _ in 0..1200 {
+            by_state.add(TcpState::Established);
+        }
+        by_state.add(TcpState::SynSent);
+        Consumer {
+            pid,
+            comm: pid.map(|_| "curl".to_string()),
+            cgroup: cgroup.map(str::to_string),
+            unit: None,
+            sockets: 1201,
+            by_state,
+        }
+    }
+
+    #[test]
+    fn rows_name_the_process_else_the_cgroup_and_list_the_states() {
+        let row0 = row(&consumer(Some(42), Some("/system.slice/x.service")));
+        assert_eq!(row0[0], "curl[42]");
+        assert_eq!(row0[2], "1,201");
+        assert_eq!(
+            row0[3],
+            format!(
+                "{} 1,200 {} 1",
+                TcpState::Established.short_name(),
+                TcpState::SynSent.short_name()
+            )
+        );
+        assert_eq!(row(&consumer(None, Some("/a")))[0], "/a");
+        assert_eq!(row(&consumer(None, None))[0], "(no process: TIME_WAIT)");
+    }
+}
