@@ -56,6 +56,12 @@ fn canonical(mut doc: Value) -> Value {
     if let Some(Value::Array(sockets)) = doc.get_mut("sockets") {
         sockets.sort_by_key(|s| s.to_string());
     }
+    // A recording keeps the table, not who held it (cgroups, processes): those are live-only.
+    if let Some(Value::Array(destinations)) = doc.get_mut("destinations") {
+        for d in destinations {
+            d["consumers"] = Value::Null;
+        }
+    }
     doc
 }
 
