@@ -3,11 +3,11 @@
 //! so.
 
 use super::keys::keys_for;
+use super::popup;
 use super::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 const READING: [&str; 11] = [
     "Reading the dial and the forecasts",
@@ -38,21 +38,11 @@ pub fn render(area: Rect, buf: &mut Buffer, theme: Theme, replay: bool) {
         lines.push(Line::styled(READING[0], theme.bold()));
         lines.extend(READING[1..].iter().map(|l| Line::raw(*l)));
     }
-    let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;
-    let width = width.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    Clear.render(popup, buf);
-    Paragraph::new(lines)
-        .block(
-            Block::bordered()
-                .title(" Keys · q quits · any other key closes ")
-                .border_style(theme.border(true)),
-        )
-        .render(popup, buf);
+    popup::render(
+        area,
+        buf,
+        lines,
+        " Keys · q quits · any other key closes ",
+        theme,
+    );
 }

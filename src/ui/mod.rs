@@ -20,6 +20,7 @@ mod live;
 mod outlook;
 mod pack;
 mod panels;
+mod popup;
 mod prompt;
 mod recent;
 mod render;

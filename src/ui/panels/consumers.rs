@@ -5,11 +5,11 @@
 use crate::model::{Consumer, Destination, Snapshot};
 use crate::ui::app::App;
 use crate::ui::format::thousands;
+use crate::ui::popup;
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 
 /// One consumer as text: holder, unit, sockets, states.
 fn row(c: &Consumer) -> [String; 4] {
@@ -78,24 +78,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let lines = lines(snap, d, theme);
     let title = title(snap, d);
-    let width =
-        (lines.iter().map(Line::width).max().unwrap_or(0)).max(title.chars().count()) as u16 + 4;
-    let width = width.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    Clear.render(popup, buf);
-    Paragraph::new(lines)
-        .block(
-            Block::bordered()
-                .title(title)
-                .border_style(theme.border(true)),
-        )
-        .render(popup, buf);
+    popup::render(area, buf, lines, &title, theme);
 }
 
 #[cfg(test)]
