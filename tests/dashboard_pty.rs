@@ -11,17 +11,13 @@
 
 mod common;
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
-use std::io::{Read, Write};
+use common::pty::{DEADLINE, Term};
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const ROWS: u16 = 40;
 const COLS: u16 = 120;
-/// How long a screen condition may take to appear.
-const DEADLINE: Duration = Duration::from_secs(15);
 const PORT: u16 = 8000;
 
 /// A listener on `ip:PORT` that holds each connection until the client closes it, then closes
@@ -49,129 +45,6 @@ fn connect(addr: SocketAddr, n: usize, kept: &mut Vec<TcpStream>) {
 fn time_wait(addr: SocketAddr, n: usize) {
     for _ in 0..n {
         drop(TcpStream::connect(addr).expect("connect"));
-    }
-}
-
-/// The dashboard running in a pseudo-terminal.
-struct Dashboard {
-    screen: Arc<Mutex<vt100::Parser>>,
-    /// Every byte the dashboard wrote to the terminal.
-    output: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn MasterPty + Send>,
-}
-
-impl Dashboard {
-    fn start(args: &[&str]) -> Dashboard {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portradar"));
-        cmd.args(args);
-        // Not the home directory, which portable-pty picks by default and may not be readable.
-        cmd.cwd(std::env::current_dir().expect("a working directory"));
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        let child = pair.slave.spawn_command(cmd).expect("spawn portradar");
-        drop(pair.slave);
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().unwrap(),
-            COLS.try_into().unwrap(),
-            0,
-        )));
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let (parser, written) = (Arc::clone(&screen), Arc::clone(&output));
-        thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                written.lock().unwrap().extend_from_slice(&buf[..n]);
-                parser.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        let writer = pair.master.take_writer().unwrap();
-        Dashboard {
-            screen,
-            output,
-            writer,
-            child,
-            _master: pair.master,
-        }
-    }
-
-    fn contents(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Polls the screen until `ok` holds, and returns it.
-    fn wait_for(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let screen = self.contents();
-            if ok(&screen) {
-                return screen;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("portradar exited ({status:?}) waiting for {what}; screen:\n{screen}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// How many bytes the dashboard wrote so far.
-    fn written(&self) -> usize {
-        self.output.lock().unwrap().len()
-    }
-
-    /// Waits until the dashboard exits and returns its status.
-    fn wait_exit(&mut self, why: &str) -> portable_pty::ExitStatus {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "portradar did not exit on {why}");
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Presses `q` and returns the exit status and whether the alternate screen was left.
-    fn quit(mut self) -> (portable_pty::ExitStatus, bool) {
-        self.send("q");
-        let status = self.wait_exit("q");
-        // Let the reader take the last bytes (leaving the alternate screen) in.
-        let settle = Instant::now() + Duration::from_secs(2);
-        while self.screen.lock().unwrap().screen().alternate_screen() && Instant::now() < settle {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let left = !self.screen.lock().unwrap().screen().alternate_screen();
-        (status, left)
-    }
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
     }
 }
 
@@ -203,7 +76,7 @@ fn filter_focus_freeze_and_quit_in_this_namespace() {
     time_wait(second, 2);
     let (a, b) = (first.to_string(), second.to_string());
 
-    let mut d = Dashboard::start(&["--interval", "200"]);
+    let mut d = Term::start(&["--interval", "200"], COLS);
     d.wait_for("both destinations", |s| {
         row_of(s, &a).is_some() && row_of(s, &b).is_some()
     });
@@ -291,7 +164,7 @@ fn panel_time_wait(screen: &str) -> Option<(u64, u64)> {
 }
 
 /// Waits until the panel and ss agree (they may differ for a refresh) and returns what they say.
-fn agreed(d: &Dashboard) -> (u64, u64) {
+fn agreed(d: &Term) -> (u64, u64) {
     let deadline = Instant::now() + DEADLINE;
     loop {
         let panel = panel_time_wait(&d.contents());
@@ -322,7 +195,7 @@ fn time_wait_panel_agrees_with_ss_in_this_namespace() {
     // An old batch, whose timers are under 10 s by the time the young one is made.
     time_wait(first, 30);
     let old = Instant::now();
-    let d = Dashboard::start(&["--interval", "200"]);
+    let d = Term::start(&["--interval", "200"], COLS);
     // The kernel may recycle a TIME_WAIT entry of a fast loopback burst: ss is the reference.
     let (old_batch, _) = agreed(&d);
     assert!(old_batch >= 25, "{old_batch} TIME_WAIT sockets out of 30");
@@ -347,18 +220,16 @@ fn holds(bytes: &[u8], sequence: &str) -> bool {
 
 #[test]
 fn sighup_restores_the_terminal_and_exits_129() {
-    let mut d = Dashboard::start(&["--interval", "200"]);
+    let mut d = Term::start(&["--interval", "200"], COLS);
     d.wait_for("the dashboard", |s| s.contains("Port range"));
-    {
-        let out = d.output.lock().unwrap();
-        assert!(
-            holds(&out, "\x1b[?1049h"),
-            "the alternate screen was entered"
-        );
-        assert!(holds(&out, "\x1b[?2004h"), "bracketed paste was enabled");
-    }
-    let before = d.written();
-    let pid = d.child.process_id().expect("a pid") as libc::pid_t;
+    let out = d.output();
+    assert!(
+        holds(&out, "\x1b[?1049h"),
+        "the alternate screen was entered"
+    );
+    assert!(holds(&out, "\x1b[?2004h"), "bracketed paste was enabled");
+    let before = out.len();
+    let pid = d.pid() as libc::pid_t;
     // SAFETY: a signal to the child this test spawned and has not reaped yet.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     let status = d.wait_exit("SIGHUP");
@@ -367,7 +238,7 @@ fn sighup_restores_the_terminal_and_exits_129() {
     // The reader may still be taking the last bytes in.
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let after = d.output.lock().unwrap()[before..].to_vec();
+        let after = d.output()[before..].to_vec();
         if restore.iter().all(|s| holds(&after, s)) {
             break;
         }
@@ -378,13 +249,12 @@ fn sighup_restores_the_terminal_and_exits_129() {
         );
         thread::sleep(Duration::from_millis(20));
     }
-    let parser = d.screen.lock().unwrap();
-    assert!(!parser.screen().alternate_screen() && !parser.screen().hide_cursor());
+    assert!(!d.alternate_screen() && !d.cursor_hidden());
 }
 
 #[test]
 fn a_pasted_filter_is_text_not_keys() {
-    let mut d = Dashboard::start(&["--interval", "200"]);
+    let mut d = Term::start(&["--interval", "200"], COLS);
     d.wait_for("the dashboard", |s| s.contains("Port range"));
     d.send("/");
     d.wait_for("the prompt", |s| s.contains("filter: "));

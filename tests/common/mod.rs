@@ -1,11 +1,12 @@
 //! The integration tests' toolkit: running the binary, the root/CI skip rule, the port range, and
-//! (in their own modules) `ss` as the reference, private network namespaces, the load generator and
-//! the simulated port allocator.
+//! (in their own modules) `ss` as the reference, private network namespaces, the load generator,
+//! the simulated port allocator and portradar in a pseudo-terminal.
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod allocator;
 pub mod loadgen;
 pub mod netns;
+pub mod pty;
 pub mod ss;
 
 // The names test files used before these modules existed.
