@@ -14,6 +14,14 @@ pub mod sysctl;
 
 pub use raw::RawError;
 
+/// The byte parsers, reachable by the fuzz targets (`fuzz/`): built only under `cfg(fuzzing)`, which
+/// cargo-fuzz sets.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use super::procfs::{parse_line, parse_sockstat};
+    pub use super::raw::{Step, walk_datagram};
+}
+
 use crate::filter::{Filter, KernelFilter};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
