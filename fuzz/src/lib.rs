@@ -15,8 +15,9 @@ pub fn socket(data: &[u8]) -> Option<(SockRecord, u32)> {
     let state = TcpState::ALL[usize::from(b[1]) % TcpState::ALL.len()];
     let sport = u16::from_ne_bytes([b[2], b[3]]);
     let dport = u16::from_ne_bytes([b[4], b[5]]);
-    // Small interface indexes are the interesting ones; 255 and up share one BoundDev value.
-    let ifindex = u32::from(b[6] % 4) + if flags & 8 != 0 { 300 } else { 0 };
+    // Small interface indexes are the interesting ones. Not 255 and up: a record keeps those as one
+    // value (BoundDev), so `dev` on them is decided only by the kernel, as documented.
+    let ifindex = u32::from(b[6] % 4);
     let addr = |at: usize, mapped: bool| -> IpAddr {
         let mut octets = [0u8; 16];
         octets.copy_from_slice(&b[at..at + 16]);
