@@ -21,7 +21,8 @@ fi
 seconds=$2
 runs=${3:--1}
 
-for t in "${targets[@]}"; do cargo +nightly fuzz build -O "$t"; done
+for t in "${targets[@]}"; do nice -n 19 cargo +nightly fuzz build -O "$t"; done
+bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
 mkdir -p logs
 status=0
 for target in "${targets[@]}"; do
@@ -29,7 +30,8 @@ for target in "${targets[@]}"; do
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     log=logs/$target.log
-    if nice -n 19 cargo +nightly fuzz run -O "$target" "corpus/$target" "${seeds[@]}" -- \
+    # The binary itself rather than `cargo fuzz run`, which holds cargo's build lock while it runs.
+    if nice -n 19 "$bin/$target" "corpus/$target" "${seeds[@]}" \
         -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
         result=ok
