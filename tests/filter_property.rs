@@ -6,7 +6,7 @@
 //!   same filter; its bytecode passes the kernel's audit; on every socket, the kernel's verdict (the
 //!   state mask, then the bytecode run by `filter::interp`, the kernel's interpreter transcribed) is
 //!   [`Filter::matches`] when the split is exact, and a superset of it when not. 2000 filters by
-//!   32 sockets per run; `PROPTEST_CASES=N` runs more (bench/property.sh).
+//!   32 sockets per run; `PROPTEST_CASES=N` runs more (`bench/property.sh`).
 //! - `the_kernel_agrees_with_the_evaluator`: a sample of such filters run by the real kernel on a
 //!   sock_diag dump of real loopback sockets (listeners, connections, TIME_WAIT, half-closed pairs, a
 //!   bound-only socket, one bound to `lo`), in a private network namespace when root, compared with

@@ -5,7 +5,8 @@
 //! compiled program accepts here with [`Filter::matches`](super::Filter::matches).
 //!
 //! Like the kernel, [`Program::audit`] refuses every program the interpreter could not walk safely;
-//! [`Program::accepts`] then reads only inside it.
+//! [`Program::accepts`] then reads only inside it. Only the operations portradar emits are
+//! transcribed (and `NOP`): the kernel's mark and cgroup conditions are refused as unknown here.
 
 use crate::socket::SockRecord;
 use std::net::IpAddr;
