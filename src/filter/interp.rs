@@ -286,3 +286,65 @@ fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> Option<bool> {
     }
     Some((a.get(whole)? ^ b.get(whole)?) & (0xff << (8 - rest)) == 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::{Endpoint, TcpState};
+
+    fn entry(local: &str, remote: &str, state: TcpState) -> Entry {
+        let (l, r): (Endpoint, Endpoint) = (local.parse().unwrap(), remote.parse().unwrap());
+        Entry::new(&SockRecord::new(l, r, state), 0)
+    }
+
+    #[test]
+    fn the_audit_refuses_malformed_programs() {
+        for (bc, want) in [
+            (vec![], AuditError::TooShort(0)),
+            (vec![OP_JMP, 4, 6, 0], AuditError::BadNo { at: 0, no: 6 }),
+            (vec![OP_AUTO, 4, 12, 0], AuditError::BadNo { at: 0, no: 12 }),
+            (vec![OP_AUTO, 8, 8, 0], AuditError::BadYes { at: 0, yes: 8 }),
+            (
+                vec![99, 4, 8, 0],
+                AuditError::UnknownCode { at: 0, code: 99 },
+            ),
+            (vec![OP_S_EQ, 8, 12, 0], AuditError::CutShort { at: 0 }),
+            (
+                vec![
+                    OP_D_COND, 12, 16, 0, AF_UNSPEC, 1, 0, 0, 0xff, 0xff, 0xff, 0xff,
+                ],
+                AuditError::PrefixLength {
+                    at: 0,
+                    len: 1,
+                    bits: 0,
+                },
+            ),
+            (
+                vec![OP_D_COND, 12, 16, 0, 3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff],
+                AuditError::Family { at: 0, family: 3 },
+            ),
+            // A jump into the middle of the second operation.
+            (
+                vec![OP_AUTO, 4, 8, 0, OP_S_EQ, 8, 12, 0, 0, 0, 80, 0],
+                AuditError::BadNo { at: 0, no: 8 },
+            ),
+        ] {
+            assert_eq!(Program::audit(&bc).unwrap_err(), want, "{bc:?}");
+        }
+    }
+
+    #[test]
+    fn accept_is_the_end_reject_four_bytes_past_it() {
+        let client = entry("127.0.0.1:40000", "127.0.0.1:80", TcpState::Established);
+        let listener = entry("127.0.0.1:80", "0.0.0.0:0", TcpState::Listen);
+        // AUTO, failing to reject.
+        let auto = [OP_AUTO, 4, 8, 0];
+        let program = Program::audit(&auto).unwrap();
+        assert!(program.accepts(&client) && !program.accepts(&listener));
+        // D_EQ 80: the port is the `no` field of a second header.
+        let mut dport = vec![OP_D_EQ, 8, 12, 0, 0, 0];
+        dport.extend_from_slice(&80u16.to_ne_bytes());
+        let program = Program::audit(&dport).unwrap();
+        assert!(program.accepts(&client) && !program.accepts(&listener));
+    }
+}
