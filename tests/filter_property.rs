@@ -11,6 +11,8 @@
 //!   sock_diag dump of real loopback sockets (listeners, connections, TIME_WAIT, half-closed pairs, a
 //!   bound-only socket, one bound to `lo`), in a private network namespace when root, compared with
 //!   the evaluator on an unfiltered dump of the same sockets.
+//! - `the_kernel_audit_agrees_with_the_transcribed_one`: compiled programs with one byte changed are
+//!   refused by the kernel (EINVAL) exactly when `filter::interp`'s audit refuses them.
 
 mod common;
 
@@ -532,5 +534,76 @@ fn dev_on_large_interface_indexes_is_left_to_the_kernel() {
     assert!(
         !filter.matches(&record),
         "the record cannot tell 301 from 800009"
+    );
+}
+
+/// The audit transcribed in `filter::interp` refuses exactly the programs the kernel refuses: compiled
+/// programs with one byte changed (a jump, a length, an operand, a code) are sent as real dumps
+/// (listeners only, to keep them small), and the kernel's EINVAL is compared with
+/// `Program::audit`.
+#[test]
+fn the_kernel_audit_agrees_with_the_transcribed_one() {
+    let collector = Collector::open();
+    if collector.source() != Source::Netlink {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "netlink sock_diag is unavailable"
+        );
+        eprintln!("SKIPPED the_kernel_audit_agrees_with_the_transcribed_one: no sock_diag");
+        return;
+    }
+    let collector = RefCell::new(collector);
+    let pools = Pools::synthetic();
+    let mut runner = TestRunner::new(Config {
+        cases: cases(300).min(1000),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let (refused, accepted) = (Cell::new(0u32), Cell::new(0u32));
+    let strategy = (
+        filter_text(&pools),
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+    );
+    runner
+        .run(&strategy, |(text, at, byte)| {
+            let filter = Filter::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut bytecode = filter.kernel().bytecode;
+            if bytecode.is_empty() {
+                return Ok(());
+            }
+            let at = at.index(bytecode.len());
+            bytecode[at] = byte;
+            let ours = Program::audit(&bytecode).map(|_| ());
+            let k = KernelFilter {
+                states: TcpState::Listen.mask_bit(),
+                bytecode,
+                exact: true,
+            };
+            let mut out = Vec::new();
+            let kernel = collector
+                .borrow_mut()
+                .dump_kernel(Families::BOTH, &k, &mut out);
+            match (&ours, &kernel) {
+                (Ok(_), Ok(())) => accepted.set(accepted.get() + 1),
+                (Err(_), Err(portradar::collect::CollectError::Kernel { errno, .. }))
+                    if *errno == libc::EINVAL =>
+                {
+                    refused.set(refused.get() + 1)
+                }
+                _ => {
+                    return Err(TestCaseError::fail(format!(
+                        "{:?} byte {at} set to {byte}: ours {ours:?}, the kernel's {kernel:?}",
+                        k.bytecode
+                    )));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let (refused, accepted) = (refused.get(), accepted.get());
+    assert!(
+        refused > 20 && accepted > 20,
+        "{refused} refused, {accepted} accepted"
     );
 }
