@@ -17,6 +17,14 @@ pub mod sysctl;
 pub use cgroups::Cgroups;
 pub use raw::RawError;
 
+/// The byte parsers, reachable by the fuzz targets (`fuzz/`): built only under `cfg(fuzzing)`, which
+/// cargo-fuzz sets.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    pub use super::procfs::{parse_line, parse_sockstat};
+    pub use super::raw::{Step, walk_datagram};
+}
+
 use crate::filter::{Filter, KernelFilter};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
@@ -195,7 +203,7 @@ pub enum CollectError {
     BytecodeTooLong { len: usize },
     #[error("netlink is not in use: this collector reads procfs")]
     NetlinkUnavailable,
-    #[error("reading {}: {source}", path.display())]
+    #[error("reading {}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error("{} line {line}: {what}", path.display())]
     Parse {
@@ -208,6 +216,18 @@ pub enum CollectError {
 }
 
 impl CollectError {
+    /// True when the kernel marked the dump interrupted (NLM_F_DUMP_INTR): the table changed under
+    /// it, and another dump may succeed.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            CollectError::Malformed {
+                source: RawError::DumpInterrupted { .. },
+                ..
+            }
+        )
+    }
+
     /// True when the error means netlink is not available here (no socket, or the kernel or a sandbox
     /// refuses the dump), so the collector should read procfs instead.
     pub fn is_refusal(&self) -> bool {
@@ -341,12 +361,17 @@ impl Collector {
 
     /// Clears and fills `table` for `query`: the sockets that pass the filter, the explicitly bound
     /// ports in the query's range over the whole table, and the source. When netlink is refused it
-    /// falls back to procfs for good and serves this refresh from there.
+    /// falls back to procfs for good and serves this refresh from there. A dump the kernel marks
+    /// interrupted (NLM_F_DUMP_INTR) is taken again once.
     pub fn collect(&mut self, query: &Query, table: &mut Table) -> Result<(), CollectError> {
         if let Some(dumper) = self.netlink.as_mut() {
             table.source = Source::Netlink;
-            let result =
+            let mut result =
                 collect_netlink(dumper, &mut self.bind_side, &mut self.listen, query, table);
+            if result.as_ref().is_err_and(CollectError::is_interrupted) {
+                result =
+                    collect_netlink(dumper, &mut self.bind_side, &mut self.listen, query, table);
+            }
             match result {
                 Err(e) if e.is_refusal() => self.fall_back(&e),
                 other => return other,
@@ -495,6 +520,23 @@ mod tests {
                 & !TcpState::NewSynRecv.mask_bit()
                 & !bound_inactive
         );
+    }
+
+    #[test]
+    fn an_interrupted_dump_is_retried_not_a_refusal() {
+        let interrupted = CollectError::Malformed {
+            family: Families::BOTH,
+            source: RawError::DumpInterrupted { offset: 0 },
+        };
+        assert!(interrupted.is_interrupted() && !interrupted.is_refusal());
+        let other = CollectError::Malformed {
+            family: Families::BOTH,
+            source: RawError::UnknownState {
+                offset: 0,
+                state: 99,
+            },
+        };
+        assert!(!other.is_interrupted());
     }
 
     #[test]

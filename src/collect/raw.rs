@@ -34,6 +34,9 @@ pub const EXPIRES_OFFSET: usize = 52;
 const INET_DIAG_CGROUP_ID: u16 = 21;
 /// Size of `struct rtattr`.
 const RTA_HDR_LEN: usize = 4;
+/// `NLM_F_DUMP_INTR`: the kernel's tables changed during the dump, which may have missed or repeated
+/// entries.
+pub const NLM_F_DUMP_INTR: u16 = 0x10;
 
 /// A datagram that does not hold well-formed sock_diag messages.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +64,10 @@ pub enum RawError {
     UnknownState { offset: usize, state: u8 },
     #[error("unexpected netlink message type {kind} at offset {offset}")]
     UnexpectedType { offset: usize, kind: u16 },
+    #[error(
+        "the kernel marked the dump interrupted (NLM_F_DUMP_INTR) at offset {offset}: the table changed while it was read"
+    )]
+    DumpInterrupted { offset: usize },
 }
 
 /// Where a dump stands after one datagram.
@@ -79,11 +86,14 @@ pub enum Step {
 struct Header {
     len: usize,
     kind: u16,
+    flags: u16,
     seq: u32,
 }
 
 /// Walks every netlink message of `datagram`, hands each socket of dump `seq` to `visit`, and says whether
 /// the dump goes on. Messages of another sequence number (left over from an abandoned dump) are skipped.
+/// A message of the dump flagged NLM_F_DUMP_INTR ends it with [`RawError::DumpInterrupted`]: the
+/// caller takes the dump again rather than show a table that may miss or repeat sockets.
 pub fn walk_datagram(
     datagram: &[u8],
     seq: u32,
@@ -101,6 +111,9 @@ pub fn walk_datagram(
         let header = read_header(rest, offset)?;
         let payload = &rest[NLMSG_HDR_LEN..header.len];
         if header.seq == seq {
+            if header.flags & NLM_F_DUMP_INTR != 0 {
+                return Err(RawError::DumpInterrupted { offset });
+            }
             match message(header.kind, payload, offset, visit)? {
                 Step::More => {}
                 end => return Ok(end),
@@ -131,6 +144,7 @@ fn read_header(rest: &[u8], offset: usize) -> Result<Header, RawError> {
     Ok(Header {
         len,
         kind: u16::from_ne_bytes([hdr[4], hdr[5]]),
+        flags: u16::from_ne_bytes([hdr[6], hdr[7]]),
         seq: u32_at(hdr, 8),
     })
 }
@@ -594,6 +608,33 @@ mod tests {
             walk(&odd).0,
             Err(RawError::UnexpectedType { kind: 99, .. })
         ));
+    }
+
+    /// Sets the flags of the netlink message at the start of `msg`.
+    fn with_flags(mut msg: Vec<u8>, flags: u16) -> Vec<u8> {
+        msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+        msg
+    }
+
+    #[test]
+    fn a_dump_marked_interrupted_is_an_error_naming_where() {
+        let mut dgram = Diag::v4().message();
+        let second = dgram.len();
+        dgram.extend(with_flags(Diag::v4().message(), 2 | NLM_F_DUMP_INTR));
+        dgram.extend(done());
+        let (step, seen) = walk(&dgram);
+        assert_eq!(step, Err(RawError::DumpInterrupted { offset: second }));
+        assert_eq!(seen.len(), 1, "the sockets before the mark were handed out");
+        // On DONE too, and only for the dump's own sequence number.
+        let flagged_done = with_flags(done(), 2 | NLM_F_DUMP_INTR);
+        assert_eq!(
+            walk(&flagged_done).0,
+            Err(RawError::DumpInterrupted { offset: 0 })
+        );
+        let mut stale = nlmsg(SOCK_DIAG_BY_FAMILY, SEQ - 1, &Diag::v4().bytes());
+        stale[6..8].copy_from_slice(&NLM_F_DUMP_INTR.to_ne_bytes());
+        stale.extend(done());
+        assert_eq!(walk(&stale).0, Ok(Step::Done));
     }
 
     #[test]

@@ -25,27 +25,15 @@
 //! with the square of the length, and longer filters are evaluated in user space instead.
 
 use super::eval::Residual;
+use super::interp::{
+    AF_INET, AF_INET6, AF_UNSPEC, OP_AUTO, OP_D_COND, OP_D_EQ, OP_D_GE, OP_D_LE, OP_DEV_COND,
+    OP_JMP, OP_S_COND, OP_S_EQ, OP_S_GE, OP_S_LE,
+};
 use super::{Cond, PortOp, Side};
 use std::net::IpAddr;
 
 /// Longest program emitted, in bytes.
 const MAX_LEN: usize = 8192;
-
-const OP_JMP: u8 = 1;
-const OP_S_GE: u8 = 2;
-const OP_S_LE: u8 = 3;
-const OP_D_GE: u8 = 4;
-const OP_D_LE: u8 = 5;
-const OP_AUTO: u8 = 6;
-const OP_S_COND: u8 = 7;
-const OP_D_COND: u8 = 8;
-const OP_DEV_COND: u8 = 9;
-const OP_S_EQ: u8 = 11;
-const OP_D_EQ: u8 = 12;
-
-const AF_UNSPEC: u8 = libc::AF_UNSPEC as u8;
-const AF_INET: u8 = libc::AF_INET as u8;
-const AF_INET6: u8 = libc::AF_INET6 as u8;
 
 /// The test does not fit in [`MAX_LEN`] bytes of bytecode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -282,201 +270,16 @@ fn port_arg(port: u16) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    //! The kernel's audit and interpreter, transcribed from net/ipv4/inet_diag.c (Linux 6.18), check
-    //! every program compiled here.
+    //! Every program compiled here is checked with the kernel's audit and interpreter (`interp.rs`).
 
     use super::*;
     use crate::filter::Filter;
-    use crate::filter::{Expr, KernelFilter, Prefix, StateSet};
-    use crate::socket::{BoundDev, Endpoint, SockRecord, TcpState};
+    use crate::filter::StateSet;
+    use crate::filter::interp::Program;
+    use crate::socket::TcpState;
 
-    const SOCK_BINDPORT_LOCK: u16 = 8;
-
-    fn op_at(bc: &[u8], at: usize) -> (u8, i32, i32) {
-        (
-            bc[at],
-            i32::from(bc[at + 1]),
-            i32::from(u16::from_ne_bytes([bc[at + 2], bc[at + 3]])),
-        )
-    }
-
-    fn valid_cc(bc: &[u8], cc: i32) -> bool {
-        let (mut len, mut at) = (bc.len() as i32, 0usize);
-        while len >= 0 {
-            if cc > len {
-                return false;
-            }
-            if cc == len {
-                return true;
-            }
-            let (_, yes, _) = op_at(bc, at);
-            if yes < 4 || yes & 3 != 0 {
-                return false;
-            }
-            len -= yes;
-            at += yes as usize;
-        }
-        false
-    }
-
-    /// `inet_diag_bc_audit`.
-    fn audit(bc: &[u8]) -> Result<(), String> {
-        if bc.len() < 4 {
-            return Err("shorter than one op".into());
-        }
-        let (mut len, mut at) = (bc.len() as i32, 0usize);
-        while len > 0 {
-            let (code, yes, no) = op_at(bc, at);
-            let mut min_len = 4;
-            match code {
-                OP_S_COND | OP_D_COND => {
-                    min_len += 8;
-                    if len < min_len {
-                        return Err(format!("hostcond at {at} cut short"));
-                    }
-                    let addr_len = match bc[at + 4] {
-                        AF_UNSPEC => 0,
-                        AF_INET => 4,
-                        AF_INET6 => 16,
-                        f => return Err(format!("family {f} at {at}")),
-                    };
-                    min_len += addr_len;
-                    if len < min_len || i32::from(bc[at + 5]) > 8 * addr_len {
-                        return Err(format!("hostcond at {at}: address or prefix length"));
-                    }
-                }
-                OP_S_EQ | OP_S_GE | OP_S_LE | OP_D_EQ | OP_D_GE | OP_D_LE => {
-                    min_len += 4;
-                    if len < min_len {
-                        return Err(format!("port op at {at} cut short"));
-                    }
-                }
-                OP_DEV_COND => {
-                    min_len += 4;
-                    if len < min_len {
-                        return Err(format!("devcond at {at} cut short"));
-                    }
-                }
-                OP_AUTO | OP_JMP | 0 => {}
-                c => return Err(format!("unknown code {c} at {at}")),
-            }
-            if code != 0 {
-                if no < min_len || no > len + 4 || no & 3 != 0 {
-                    return Err(format!("bad no {no} at {at} (len {len})"));
-                }
-                if no < len && !valid_cc(bc, len - no) {
-                    return Err(format!("no {no} at {at} lands inside an op"));
-                }
-            }
-            if yes < min_len || yes > len + 4 || yes & 3 != 0 {
-                return Err(format!("bad yes {yes} at {at}"));
-            }
-            at += yes as usize;
-            len -= yes;
-        }
-        if len == 0 {
-            Ok(())
-        } else {
-            Err("walk ends past the end".into())
-        }
-    }
-
-    /// `struct inet_diag_entry`.
-    struct Entry {
-        family: u8,
-        saddr: [u8; 16],
-        daddr: [u8; 16],
-        sport: u16,
-        dport: u16,
-        userlocks: u16,
-        ifindex: u32,
-    }
-
-    fn addr_bytes(ip: IpAddr) -> [u8; 16] {
-        let mut out = [0; 16];
-        match ip {
-            IpAddr::V4(a) => out[..4].copy_from_slice(&a.octets()),
-            IpAddr::V6(a) => out = a.octets(),
-        }
-        out
-    }
-
-    /// The entry the kernel builds for a socket, its lock flags as portradar infers them.
-    fn entry(r: &SockRecord) -> Entry {
-        Entry {
-            family: if r.local.ip.is_ipv4() {
-                AF_INET
-            } else {
-                AF_INET6
-            },
-            saddr: addr_bytes(r.local.ip),
-            daddr: addr_bytes(r.remote.ip),
-            sport: r.local.port,
-            dport: r.remote.port,
-            userlocks: if r.state.is_connection() {
-                0
-            } else {
-                SOCK_BINDPORT_LOCK
-            },
-            ifindex: DEVS
-                .into_iter()
-                .find(|i| r.dev.is(*i))
-                .expect("records are bound to one of DEVS"),
-        }
-    }
-
-    fn bitstring_match(a: &[u8], b: &[u8], bits: usize) -> bool {
-        let (whole, rest) = (bits / 8, bits % 8);
-        a[..whole] == b[..whole] && (rest == 0 || (a[whole] ^ b[whole]) & (0xff << (8 - rest)) == 0)
-    }
-
-    /// `inet_diag_bc_run`.
-    fn run(bc: &[u8], e: &Entry) -> bool {
-        let (mut len, mut at) = (bc.len() as i32, 0usize);
-        while len > 0 {
-            let (code, yes_step, no_step) = op_at(bc, at);
-            let arg = || u16::from_ne_bytes([bc[at + 6], bc[at + 7]]);
-            let yes = match code {
-                0 => true,
-                OP_JMP => false,
-                OP_S_EQ => e.sport == arg(),
-                OP_S_GE => e.sport >= arg(),
-                OP_S_LE => e.sport <= arg(),
-                OP_D_EQ => e.dport == arg(),
-                OP_D_GE => e.dport >= arg(),
-                OP_D_LE => e.dport <= arg(),
-                OP_AUTO => e.userlocks & SOCK_BINDPORT_LOCK == 0,
-                OP_DEV_COND => {
-                    e.ifindex == u32::from_ne_bytes(bc[at + 4..at + 8].try_into().unwrap())
-                }
-                OP_S_COND | OP_D_COND => {
-                    let (family, prefix_len) = (bc[at + 4], usize::from(bc[at + 5]));
-                    let port = i32::from_ne_bytes(bc[at + 8..at + 12].try_into().unwrap());
-                    let cond_addr = &bc[at + 12..];
-                    let (entry_port, addr) = if code == OP_S_COND {
-                        (e.sport, &e.saddr)
-                    } else {
-                        (e.dport, &e.daddr)
-                    };
-                    if port != -1 && port != i32::from(entry_port) {
-                        false
-                    } else if family != AF_UNSPEC && family != e.family {
-                        e.family == AF_INET6
-                            && family == AF_INET
-                            && addr[..10] == [0; 10]
-                            && addr[10..12] == [0xff, 0xff]
-                            && bitstring_match(&addr[12..], cond_addr, prefix_len)
-                    } else {
-                        prefix_len == 0 || bitstring_match(addr, cond_addr, prefix_len)
-                    }
-                }
-                c => panic!("unknown code {c}"),
-            };
-            let step = if yes { yes_step } else { no_step };
-            len -= step;
-            at = at.wrapping_add(step as usize);
-        }
-        len == 0
+    fn audit(bc: &[u8]) -> Result<Program<'_>, crate::filter::interp::AuditError> {
+        Program::audit(bc)
     }
 
     fn bc(text: &str) -> Vec<u8> {
@@ -645,154 +448,6 @@ mod tests {
         let huge = vec!["dst ::1"; 400].join(" or ");
         let k = Filter::parse(&huge).unwrap().kernel();
         assert!(!k.exact && k.bytecode.is_empty());
-    }
-
-    /// A deterministic xorshift generator: the same cases on every run.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        /// True about once in `n` calls.
-        fn one_in(&mut self, n: u64) -> bool {
-            self.next().is_multiple_of(n)
-        }
-
-        fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-            items[(self.next() % items.len() as u64) as usize]
-        }
-    }
-
-    const PORTS: [u16; 7] = [0, 1, 79, 80, 81, 65534, 65535];
-    /// Interface indexes of the random records and conditions.
-    const DEVS: [u32; 3] = [0, 1, 2];
-    const IPS: [&str; 8] = [
-        "127.0.0.1",
-        "127.0.2.1",
-        "10.1.2.3",
-        "0.0.0.0",
-        "::1",
-        "::",
-        "::ffff:127.0.2.1",
-        "2001:db8::7",
-    ];
-
-    fn random_cond(rng: &mut Rng) -> Cond {
-        let side = rng.pick(&[Side::Local, Side::Remote]);
-        match rng.next() % 5 {
-            4 => Cond::Dev {
-                ifindex: rng.pick(&DEVS),
-            },
-            0 => Cond::Port {
-                side,
-                op: rng.pick(&[
-                    PortOp::Eq,
-                    PortOp::Ne,
-                    PortOp::Lt,
-                    PortOp::Le,
-                    PortOp::Gt,
-                    PortOp::Ge,
-                ]),
-                port: rng.pick(&PORTS),
-            },
-            1 => Cond::Autobound,
-            _ => {
-                let addr: IpAddr = rng.pick(&IPS).parse().unwrap();
-                let max = if addr.is_ipv4() { 32 } else { 128 };
-                let len = rng.pick(&[0, 1, 8, 24, 31, 96, 104, 127, 128]).min(max);
-                Cond::Host {
-                    side,
-                    prefix: (!rng.one_in(4)).then_some(Prefix { addr, len }),
-                    port: rng.one_in(2).then(|| rng.pick(&PORTS)),
-                }
-            }
-        }
-    }
-
-    fn random_expr(rng: &mut Rng, depth: u32, states: bool) -> Expr {
-        let leaf = depth == 0 || rng.one_in(3);
-        match rng.next() % 4 {
-            _ if leaf && states && rng.one_in(3) => {
-                let name = rng.pick(&[
-                    "time-wait",
-                    "listen",
-                    "established",
-                    "syn-recv",
-                    "connected",
-                    "bucket",
-                ]);
-                Expr::State(crate::filter::parse::parse_state(name).unwrap())
-            }
-            _ if leaf => Expr::Cond(random_cond(rng)),
-            0 => Expr::Not(Box::new(random_expr(rng, depth - 1, states))),
-            1 => Expr::And(
-                (0..2 + rng.next() % 2)
-                    .map(|_| random_expr(rng, depth - 1, states))
-                    .collect(),
-            ),
-            _ => Expr::Or(
-                (0..2 + rng.next() % 2)
-                    .map(|_| random_expr(rng, depth - 1, states))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn random_record(rng: &mut Rng) -> SockRecord {
-        let v6 = rng.one_in(2);
-        let ip = |rng: &mut Rng| -> IpAddr {
-            let candidates: Vec<&str> = IPS
-                .iter()
-                .copied()
-                .filter(|s| s.contains(':') == v6)
-                .collect();
-            rng.pick(&candidates).parse().unwrap()
-        };
-        let local = Endpoint::new(ip(rng), rng.pick(&PORTS));
-        let remote = Endpoint::new(ip(rng), rng.pick(&PORTS));
-        SockRecord {
-            dev: BoundDev::from_kernel(rng.pick(&DEVS)),
-            ..SockRecord::new(local, remote, rng.pick(&TcpState::ALL))
-        }
-    }
-
-    /// What the kernel would return for `r`: in the mask and accepted by the bytecode.
-    fn kernel_accepts(k: &KernelFilter, r: &SockRecord) -> bool {
-        k.states & r.state.mask_bit() != 0 && (k.bytecode.is_empty() || run(&k.bytecode, &entry(r)))
-    }
-
-    #[test]
-    fn random_programs_pass_the_audit_and_agree_with_matches() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        let records: Vec<SockRecord> = (0..300).map(|_| random_record(&mut rng)).collect();
-        let (mut exact, mut inexact) = (0, 0);
-        for round in 0..1500 {
-            let expr = random_expr(&mut rng, 4, round % 2 == 1);
-            let filter = Filter::parse(&expr.to_string()).unwrap_or_else(|e| panic!("{expr}: {e}"));
-            assert_eq!(filter.expr(), &expr, "printed as {expr}");
-            let k = filter.kernel();
-            if !k.bytecode.is_empty() {
-                audit(&k.bytecode)
-                    .unwrap_or_else(|e| panic!("{expr}: {e}: {:?}", ops(&k.bytecode)));
-            }
-            for r in &records {
-                let (user, kernel) = (filter.matches(r), kernel_accepts(&k, r));
-                assert!(kernel || !user, "{expr}: kernel drops {r:?} which matches");
-                if k.exact {
-                    assert_eq!(kernel, user, "{expr} (exact): {r:?}");
-                }
-            }
-            if k.exact { exact += 1 } else { inexact += 1 }
-        }
-        assert!(
-            exact > 100 && inexact > 50,
-            "{exact} exact, {inexact} inexact"
-        );
     }
 
     #[test]

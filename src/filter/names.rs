@@ -117,6 +117,42 @@ pub(super) fn service_port(services: &str, name: &str) -> Option<u16> {
     })
 }
 
+/// A fixed set of names instead of the host's, for tests and fuzzing: `http`/`www`, `https`, `ssh`;
+/// `localhost`, `db.internal`; `lo`, `eth0`.
+#[cfg(any(test, fuzzing))]
+pub(super) struct Fixed;
+
+#[cfg(any(test, fuzzing))]
+impl Names for Fixed {
+    fn service(&mut self, name: &str) -> Result<u16, String> {
+        match name {
+            "http" | "www" => Ok(80),
+            "https" => Ok(443),
+            "ssh" => Ok(22),
+            _ => Err(unknown_service(name)),
+        }
+    }
+
+    fn host(&mut self, name: &str) -> Result<Vec<IpAddr>, String> {
+        match name {
+            "localhost" => Ok(vec![
+                IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ]),
+            "db.internal" => Ok(vec![IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 5))]),
+            _ => Err(format!("cannot resolve host name '{name}': not known")),
+        }
+    }
+
+    fn interface(&mut self, name: &str) -> Result<u32, String> {
+        match name {
+            "lo" => Ok(1),
+            "eth0" => Ok(2),
+            _ => Err(format!("no such network interface '{name}'")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,6 +61,9 @@ pub struct Meta {
     /// When the bind side (BOUND_INACTIVE sockets, explicit binds) was read: with the table on a
     /// small host, up to 10 s earlier on a large one. `None` from procfs.
     pub bind_side_read_at: Option<SystemTime>,
+    /// What went wrong in this refresh that the snapshot works around (a namespace deleted under
+    /// it, kernel settings that could not be read): one line each, shown in the header.
+    pub warnings: Vec<String>,
 }
 
 impl Meta {
@@ -73,6 +76,7 @@ impl Meta {
             netns: None,
             filter: None,
             bind_side_read_at: None,
+            warnings: Vec::new(),
         }
     }
 }

@@ -24,6 +24,8 @@ struct Document<'a> {
     netns: Option<&'a str>,
     filter: Option<&'a str>,
     bind_side_read_at: Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
     kernel: &'a str,
     port_range: RangeJson,
     reserved_ports: &'a [[u16; 2]],
@@ -293,6 +295,7 @@ fn document<'a>(snap: &'a Snapshot, sockets: Option<SocketList<'a>>) -> Document
         netns: snap.meta.netns.as_deref(),
         filter: snap.meta.filter.as_deref(),
         bind_side_read_at: snap.meta.bind_side_read_at.map(rfc3339),
+        warnings: &snap.meta.warnings,
         kernel: &snap.settings.kernel_release,
         port_range: snap.settings.port_range.into(),
         reserved_ports: &snap.settings.reserved_ports,

@@ -55,6 +55,9 @@ fn header(snap: &Snapshot) -> String {
             .map(|f| format!("  filter: {f}"))
             .unwrap_or_default(),
     );
+    for warning in &snap.meta.warnings {
+        out += &format!("warning: {warning}\n");
+    }
     out += &format!(
         "port range {}-{} ({} {})  reserved {}  tcp_tw_reuse {}\n",
         s.port_range.low,

@@ -110,6 +110,7 @@ impl Player {
             netns: self.recording.host.netns.clone(),
             filter,
             bind_side_read_at: moment.bind_side_read_at,
+            warnings: Vec::new(),
         };
         model::build(&input, meta, &mut self.history)
     }

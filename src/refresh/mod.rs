@@ -6,9 +6,11 @@
 
 pub mod feed;
 pub mod namespaces;
+mod warnings;
 pub mod worker;
 
 pub use feed::EventFeed;
+pub use warnings::with_causes;
 pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
 
 use crate::attribution::{Attribution, ProcessLookup};
@@ -22,6 +24,7 @@ use crate::settings::PortRange;
 use crate::socket::{SockRecord, TcpState};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use warnings::{LastSettings, NetnsWatch};
 
 /// Keeps the collector, its reusable table, the query (with its filter compiled) and the history
 /// between refreshes.
@@ -35,11 +38,13 @@ pub struct Refresher {
     events: Option<Arc<Mutex<Ledger>>>,
     /// Who holds the sockets: cgroups always, processes when asked for.
     attribution: Attribution,
+    netns_watch: Option<NetnsWatch>,
+    last_settings: LastSettings,
 }
 
 impl Refresher {
-    /// Opens the collector in the current network namespace; `netns` only labels the snapshots
-    /// (the caller has already entered it).
+    /// Opens the collector in the current network namespace; `netns` labels the snapshots (the
+    /// caller has already entered it) and names the namespace file watched for deletion.
     pub fn new(netns: Option<String>, families: Families, filter: Option<Filter>) -> Refresher {
         Refresher {
             collector: Collector::open(),
@@ -51,9 +56,11 @@ impl Refresher {
                 // Read again before every dump.
                 port_range: PortRange { low: 0, high: 0 },
             },
+            netns_watch: netns.as_deref().and_then(NetnsWatch::new),
             netns,
             events: None,
             attribution: Attribution::new(None),
+            last_settings: LastSettings::default(),
         }
     }
 
@@ -96,10 +103,16 @@ impl Refresher {
         &self.table
     }
 
-    /// Reads the settings, dumps the table and aggregates it.
+    /// Reads the settings, dumps the table and aggregates it. Settings that cannot be read after a
+    /// first successful refresh are replaced by the last ones read, with a warning in the snapshot's
+    /// meta, as is a watched namespace whose file is deleted.
     pub fn refresh(&mut self) -> Result<Snapshot, CollectError> {
         let taken_at = SystemTime::now();
-        let settings = sysctl::read_settings()?;
+        let mut warnings = Vec::new();
+        let settings = self
+            .last_settings
+            .settle(sysctl::read_settings(), &mut warnings)?;
+        warnings.extend(self.netns_watch.as_ref().and_then(NetnsWatch::check));
         self.query.port_range = settings.port_range;
         self.collector.collect(&self.query, &mut self.table)?;
         let input = Input {
@@ -119,6 +132,7 @@ impl Refresher {
                 .as_ref()
                 .map(|f| f.filter().text().to_string()),
             bind_side_read_at: self.table.bind_side_read_at,
+            warnings,
         };
         let events = self.events.as_ref().map(|ledger| {
             let filter = self.query.filter.as_ref().map(DumpFilter::filter);

@@ -36,7 +36,7 @@ pub trait Refresh {
 
 impl Refresh for Refresher {
     fn refresh(&mut self) -> Result<Snapshot, String> {
-        Refresher::refresh(self).map_err(|e| e.to_string())
+        Refresher::refresh(self).map_err(|e| super::with_causes(&e))
     }
 
     fn set_filter(&mut self, filter: Option<Filter>) {

@@ -145,6 +145,9 @@ fn status_items(app: &App) -> Vec<Item> {
             theme.warning(),
         ));
     }
+    for warning in app.snapshot().map_or(&[][..], |s| &s.meta.warnings) {
+        items.push(Item::styled(warning.clone(), theme.warning()));
+    }
     if let Some(age) = app.snapshot().and_then(bind_side_age) {
         items.push(Item::styled(
             format!("bound ports read {} ago", interval(age)),
