@@ -244,6 +244,9 @@ pub struct ExportArgs {
     pub interval: u64,
     #[command(flatten)]
     pub scope: SocketScope,
+    /// Do not watch the kernel's port allocator (no BPF): no connect() failure counters.
+    #[arg(long)]
+    pub no_events: bool,
     /// Filter expression (ss style): only the sockets it matches are exported.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

@@ -6,7 +6,7 @@ use super::{enter_netns, parse_filter};
 use crate::cli::ExportArgs;
 use anyhow::{Context, Result};
 use portradar::export::{self, DEFAULT_LISTEN, Options};
-use portradar::refresh::Refresher;
+use portradar::refresh::{EventFeed, Refresher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -37,5 +37,17 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         args.scope.families(),
         filter,
     );
+    // Attached before the first refresh, so the first exposition already counts failures.
+    let feed = if args.no_events {
+        None
+    } else {
+        EventFeed::start()
+            .inspect_err(|e| eprintln!("portradar: {e}; no connect() failure metrics"))
+            .ok()
+    };
+    let refresher = match &feed {
+        Some(feed) => refresher.with_events(feed.ledger()),
+        None => refresher,
+    };
     Ok(export::run(refresher, options, &stop)?)
 }
