@@ -9,7 +9,7 @@ pub mod namespaces;
 pub mod worker;
 
 pub use feed::EventFeed;
-pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
+pub use worker::{Command, Refresh, Report, Sockets, Start, Worker, effective_interval};
 
 use crate::attribution::{Attribution, ProcessLookup};
 use crate::collect::{
