@@ -130,6 +130,13 @@ impl Refresher {
         });
         let mut snapshot =
             model::build_with_events(&input, meta, &mut self.history, events.as_ref());
+        if let Some(ledger) = &self.events {
+            let outbound = (self.table.records.iter())
+                .filter(|r| r.state != TcpState::Listen)
+                .map(|r| (r.local, r.remote));
+            let connectors = feed::lock(ledger).connectors().subset(outbound);
+            self.attribution.set_connectors(connectors);
+        }
         snapshot.processes = self.attribution.attribute(
             &mut snapshot.destinations,
             &self.table.records,
