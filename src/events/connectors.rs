@@ -142,7 +142,10 @@ mod tests {
             let (l, r) = ends(port as u16);
             c.connected(l, r, 1, "old", 0);
         }
-        let (l, r) = (ends(40000).0, Endpoint::new("10.0.0.3".parse().unwrap(), 80));
+        let (l, r) = (
+            ends(40000).0,
+            Endpoint::new("10.0.0.3".parse().unwrap(), 80),
+        );
         // Full of entries younger than KEEP_NS: the newcomer is not remembered.
         let mut full = c.clone();
         full.connected(l, r, 2, "new", S);
