@@ -247,6 +247,9 @@ pub struct ExportArgs {
     /// Do not watch the kernel's port allocator (no BPF): no connect() failure counters.
     #[arg(long)]
     pub no_events: bool,
+    /// Every network namespace of the host, each sample labelled `netns` (no allocator events).
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Filter expression (ss style): only the sockets it matches are exported.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

@@ -136,6 +136,11 @@ fn promtool_accepts_the_exposition() {
         "portradar_destination_sustainable_per_second{",
     );
     assert!(text.ends_with(END));
+    promtool_check(&text);
+}
+
+/// `promtool check metrics` accepts `text`.
+fn promtool_check(text: &str) {
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -551,4 +556,41 @@ fn with_no_events_there_are_no_failure_counters() {
     let text = ns.run(|| scrape_until(addr, "portradar_local_port_range_ports"));
     assert!(!text.contains("connect_failures"), "{text}");
     assert!(!text.contains("events_lost"), "{text}");
+}
+
+#[test]
+fn all_netns_labels_each_namespace_with_its_own_range() {
+    let Some(a) = Netns::for_test("export_all_a") else {
+        return;
+    };
+    let b = Netns::new("export_all_b");
+    a.sysctl("net.ipv4.ip_local_port_range", "40000 40009");
+    b.sysctl("net.ipv4.ip_local_port_range", "40000 40099");
+    let exporter = Exporter::start(&[
+        "--all-netns",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "200",
+    ]);
+    let series = |ns: &Netns| format!(r#"portradar_local_port_range_ports{{netns="{}"}}"#, ns.name);
+    // The sweep reads one namespace at a time: scrape until both are in.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = scrape_until(exporter.addr(), "portradar_local_port_range_ports{");
+        if sample(&text, &series(&a)).is_some() && sample(&text, &series(&b)).is_some() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "both namespaces in:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(sample(&text, &series(&a)), Some(10.0));
+    assert_eq!(sample(&text, &series(&b)), Some(100.0));
+    let helps = text
+        .matches("# HELP portradar_local_port_range_ports ")
+        .count();
+    assert_eq!(helps, 1, "one family for all namespaces");
+    if have_tool("promtool", "prometheus", "all_netns_labels_each_namespace") {
+        promtool_check(&text);
+    }
 }

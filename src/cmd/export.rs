@@ -4,7 +4,8 @@
 use super::snapshot::stop_on_signals;
 use super::{enter_netns, parse_filter};
 use crate::cli::ExportArgs;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use portradar::collect::namespaces;
 use portradar::export::{self, DEFAULT_LISTEN, Options};
 use portradar::refresh::{EventFeed, Refresher};
 use std::net::SocketAddr;
@@ -32,6 +33,16 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         interval: Duration::from_millis(args.interval),
     };
     let stop = stop_on_signals().context("installing signal handlers")?;
+    if args.all_netns {
+        let found = namespaces::discover();
+        if found.is_empty() {
+            bail!("no network namespace found");
+        }
+        let families = args.scope.families();
+        return Ok(export::run_all_netns(
+            found, families, filter, options, &stop,
+        )?);
+    }
     let refresher = Refresher::new(
         args.scope.netns().map(ToString::to_string),
         args.scope.families(),

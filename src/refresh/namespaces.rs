@@ -193,6 +193,11 @@ impl Sweeper {
     pub fn try_recv(&self) -> Result<NsSummary, TryRecvError> {
         self.summaries.try_recv()
     }
+
+    /// The next reading, waiting at most `timeout` for it.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<NsSummary, RecvTimeoutError> {
+        self.summaries.recv_timeout(timeout)
+    }
 }
 
 /// A namespace's refresher for the refresh worker (`Enter` on the namespaces view): opened inside
