@@ -130,7 +130,11 @@ impl Refresher {
         });
         let mut snapshot =
             model::build_with_events(&input, meta, &mut self.history, events.as_ref());
-        if let Some(ledger) = &self.events {
+        if let Some(ledger) = self
+            .events
+            .as_ref()
+            .filter(|_| self.attribution.has_processes())
+        {
             let outbound = (self.table.records.iter())
                 .filter(|r| r.state != TcpState::Listen)
                 .map(|r| (r.local, r.remote));
