@@ -411,6 +411,22 @@ mod tests {
     }
 
     #[test]
+    fn who_connected_is_kept_while_dumped_and_forgotten_70_seconds_after() {
+        use crate::events::connectors::KEEP_NS;
+        let mut l = Ledger::new(NS);
+        l.take(range(), 0, |_| true);
+        let e = event(EventKind::Pick, 40000, 1, 5);
+        l.record(&e);
+        assert_eq!(l.connectors().get(e.local, e.remote), Some((5, "task5")));
+        // Dumped (its TIME_WAIT, say) until second 100.
+        l.set_occupancy([(key(), 40000)], PortSet::new(), 100 * NS_PER_S);
+        l.set_occupancy([], PortSet::new(), 100 * NS_PER_S + KEEP_NS);
+        assert_eq!(l.connectors().get(e.local, e.remote), Some((5, "task5")));
+        l.set_occupancy([], PortSet::new(), 101 * NS_PER_S + KEEP_NS);
+        assert!(l.connectors().is_empty());
+    }
+
+    #[test]
     fn quiet_destinations_gone_from_the_dump_are_forgotten() {
         let mut l = Ledger::new(NS);
         l.take(range(), 0, |_| true);
