@@ -594,3 +594,38 @@ fn all_netns_labels_each_namespace_with_its_own_range() {
         promtool_check(&text);
     }
 }
+
+#[test]
+fn without_privilege_one_line_says_why_and_failure_metrics_are_absent() {
+    if !common::have_root("export without privilege") {
+        return;
+    }
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_portradar"))
+        .args(["export", "--listen", "127.0.0.1:0", "--interval", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run setpriv");
+    // Killed on drop, whatever happens.
+    let mut exporter = Exporter { child, addr: None };
+    let stderr = exporter.child.stderr.take().expect("stderr");
+    let mut stderr = BufReader::new(stderr).lines();
+    let mut line = || stderr.next().expect("a line").expect("read stderr");
+    let serving = line();
+    let addr: SocketAddr = serving
+        .strip_prefix("portradar: serving metrics on http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("portradar export said: {serving}"))
+        .parse()
+        .expect("listening address");
+    let why = line();
+    let text = scrape_until(addr, "portradar_local_port_range_ports");
+    assert!(
+        why.contains("events unavailable") && why.contains("CAP_BPF"),
+        "{why}"
+    );
+    assert!(!text.contains("connect_failures"), "{text}");
+    assert!(!text.contains("events_lost"), "{text}");
+}
