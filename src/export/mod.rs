@@ -4,7 +4,8 @@
 //! The worker refreshes every interval; each report is rendered once
 //! ([`crate::output::metrics::render`]) and swapped in whole ([`Latest`]), so a scrape only copies
 //! a pointer and never waits for a dump. A failed refresh keeps the last good snapshot and counts
-//! the failure; the first refresh must succeed.
+//! the failure; the first refresh must succeed. With `--all-netns`, [`run_all_netns`] exports every
+//! network namespace at once.
 
 pub mod http;
 mod namespaces;
