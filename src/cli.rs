@@ -244,6 +244,12 @@ pub struct ExportArgs {
     pub interval: u64,
     #[command(flatten)]
     pub scope: SocketScope,
+    /// Do not watch the kernel's port allocator (no BPF): no connect() failure counters.
+    #[arg(long)]
+    pub no_events: bool,
+    /// Every network namespace of the host, each sample labelled `netns` (no allocator events).
+    #[arg(long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Filter expression (ss style): only the sockets it matches are exported.
     #[arg(value_name = "FILTER")]
     pub filter: Vec<String>,

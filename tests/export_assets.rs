@@ -149,7 +149,7 @@ fn the_dashboard_shows_every_served_metric_and_no_other() {
         for t in targets {
             let expr = t["expr"].as_str().expect("expr");
             used.extend(metric_names(expr));
-            exprs.push(expr.replace("$instance", ".+"));
+            exprs.push(expr.replace("$instance", ".+").replace("$netns", ".*"));
         }
     }
     for variable in doc["templating"]["list"].as_array().expect("variables") {

@@ -136,6 +136,11 @@ fn promtool_accepts_the_exposition() {
         "portradar_destination_sustainable_per_second{",
     );
     assert!(text.ends_with(END));
+    promtool_check(&text);
+}
+
+/// `promtool check metrics` accepts `text`.
+fn promtool_check(text: &str) {
     let mut check = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -481,4 +486,146 @@ fn a_huge_request_and_slow_clients_do_not_stop_the_exporter() {
     );
     let (code, _) = get(addr, "/metrics", Duration::from_secs(3)).expect("a last scrape");
     assert_eq!(code, 200);
+}
+
+/// The sample of `series` once it is at least `least`, scraping until it is.
+fn scrape_at_least(addr: SocketAddr, series: &str, least: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = scrape_until(addr, series);
+        if sample(&text, series).is_some_and(|v| v >= least) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{series} below {least} in:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn connect_failures_of_a_child_exhausting_the_range_are_served() {
+    let Some(ns) = Netns::for_test("export_events") else {
+        return;
+    };
+    ns.sysctl("net.ipv4.ip_local_port_range", "40000 40003");
+    let _listener = ns.run(|| TcpListener::bind("127.0.0.1:50002").expect("listen"));
+    let exporter = Exporter::start(&["-N", &ns.name, "--listen", LISTEN, "--interval", "200"]);
+    let addr = exporter.addr();
+    // Events attach before the first refresh: the counter is there, at zero, from the first scrape.
+    let first = ns.run(|| scrape_until(addr, "portradar_connect_failures_total"));
+    assert_eq!(
+        sample(&first, "portradar_connect_failures_total"),
+        Some(0.0)
+    );
+    // Six connect()s: four get the four ports, two fail.
+    let connects: String = (3..9)
+        .map(|fd| format!("exec {fd}<>/dev/tcp/127.0.0.1/50002; "))
+        .collect();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name, "bash", "-c", &connects])
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run the client");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let failed = stderr
+        .lines()
+        .filter(|l| l.contains("connect: Cannot assign requested address"))
+        .count() as f64;
+    assert!(failed >= 1.0, "the range was exhausted: {stderr}");
+    let text = ns.run(|| scrape_at_least(addr, "portradar_connect_failures_total", failed));
+    let series = r#"portradar_destination_connect_failures_total{src="127.0.0.1",dst="127.0.0.1",dport="50002"}"#;
+    assert!(
+        sample(&text, series).is_some_and(|v| v >= failed),
+        "{series} at least {failed} in:\n{text}"
+    );
+    assert!(
+        sample(&text, "portradar_events_lost_total").is_some(),
+        "{text}"
+    );
+}
+
+#[test]
+fn with_no_events_there_are_no_failure_counters() {
+    let Some(ns) = Netns::for_test("export_noevents") else {
+        return;
+    };
+    let exporter = Exporter::start(&["-N", &ns.name, "--listen", LISTEN, "--no-events"]);
+    let addr = exporter.addr();
+    let text = ns.run(|| scrape_until(addr, "portradar_local_port_range_ports"));
+    assert!(!text.contains("connect_failures"), "{text}");
+    assert!(!text.contains("events_lost"), "{text}");
+}
+
+#[test]
+fn all_netns_labels_each_namespace_with_its_own_range() {
+    let Some(a) = Netns::for_test("export_all_a") else {
+        return;
+    };
+    let b = Netns::new("export_all_b");
+    a.sysctl("net.ipv4.ip_local_port_range", "40000 40009");
+    b.sysctl("net.ipv4.ip_local_port_range", "40000 40099");
+    let exporter = Exporter::start(&[
+        "--all-netns",
+        "--listen",
+        "127.0.0.1:0",
+        "--interval",
+        "200",
+    ]);
+    let series = |ns: &Netns| format!(r#"portradar_local_port_range_ports{{netns="{}"}}"#, ns.name);
+    // The sweep reads one namespace at a time: scrape until both are in.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let text = scrape_until(exporter.addr(), "portradar_local_port_range_ports{");
+        if sample(&text, &series(&a)).is_some() && sample(&text, &series(&b)).is_some() {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "both namespaces in:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(sample(&text, &series(&a)), Some(10.0));
+    assert_eq!(sample(&text, &series(&b)), Some(100.0));
+    let helps = text
+        .matches("# HELP portradar_local_port_range_ports ")
+        .count();
+    assert_eq!(helps, 1, "one family for all namespaces");
+    if have_tool("promtool", "prometheus", "all_netns_labels_each_namespace") {
+        promtool_check(&text);
+    }
+}
+
+#[test]
+fn without_privilege_one_line_says_why_and_failure_metrics_are_absent() {
+    if !common::have_root("export without privilege") {
+        return;
+    }
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_portradar"))
+        .args(["export", "--listen", "127.0.0.1:0", "--interval", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run setpriv");
+    // Killed on drop, whatever happens.
+    let mut exporter = Exporter { child, addr: None };
+    let stderr = exporter.child.stderr.take().expect("stderr");
+    let mut stderr = BufReader::new(stderr).lines();
+    let mut line = || stderr.next().expect("a line").expect("read stderr");
+    let serving = line();
+    let addr: SocketAddr = serving
+        .strip_prefix("portradar: serving metrics on http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("portradar export said: {serving}"))
+        .parse()
+        .expect("listening address");
+    let why = line();
+    let text = scrape_until(addr, "portradar_local_port_range_ports");
+    assert!(
+        why.contains("events unavailable") && why.contains("CAP_BPF"),
+        "{why}"
+    );
+    assert!(!text.contains("connect_failures"), "{text}");
+    assert!(!text.contains("events_lost"), "{text}");
 }

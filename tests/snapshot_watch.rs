@@ -12,6 +12,7 @@ use std::net::{TcpListener, TcpStream};
 /// one selects that test's sockets only.
 const JSON_ADDR: &str = "127.83.0.1";
 const TEXT_ADDR: &str = "127.83.0.2";
+const WHO_ADDR: &str = "127.83.0.3";
 /// Connections the test holds open to its listener.
 const CONNECTIONS: usize = 3;
 
@@ -165,4 +166,39 @@ fn count_without_watch_is_a_usage_error() {
     let out = portradar(&["snapshot", "--count", "2"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(out.stdout.is_empty());
+}
+
+/// The `(local, cgroup, pid, comm)` of each socket of a JSON document, sorted.
+fn holders(doc: &serde_json::Value) -> Vec<(String, String, String, String)> {
+    let mut out: Vec<_> = doc["sockets"]
+        .as_array()
+        .expect("a socket list")
+        .iter()
+        .map(|s| {
+            let field = |k: &str| s[k].to_string();
+            (field("local"), field("cgroup"), field("pid"), field("comm"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn watched_sockets_carry_their_cgroup_and_process_like_a_one_shot() {
+    let _w = workload(WHO_ADDR);
+    let mut args = vec!["snapshot", "--format", "json", "--sockets", "--processes"];
+    args.extend(filter(WHO_ADDR));
+    let once = common::portradar_json(&args);
+    args.extend(["--watch", "200", "--count", "2"]);
+    let out = portradar(&args);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8");
+    let last = stdout.lines().last().expect("a snapshot");
+    let watched: serde_json::Value = serde_json::from_str(last).expect("JSON");
+    let expected = holders(&once);
+    assert_eq!(expected.len(), 1 + 2 * CONNECTIONS, "{once}");
+    let me = std::process::id().to_string();
+    assert!(expected.iter().all(|h| h.2 == me), "{expected:?}");
+    assert!(expected.iter().all(|h| h.1 != "null"), "{expected:?}");
+    assert_eq!(holders(&watched), expected);
 }

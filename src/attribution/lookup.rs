@@ -4,8 +4,9 @@
 
 use super::{CgroupNames, ProcessMap, Resolution};
 use crate::collect::Cgroups;
+use crate::events::Connectors;
 use crate::model::{Attributor, Destination, consumers};
-use crate::socket::SockRecord;
+use crate::socket::{Endpoint, SockRecord};
 use rustc_hash::FxHashSet;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ impl ProcessLookup {
 pub struct Attribution {
     cgroups: CgroupNames,
     processes: Option<(ProcessLookup, ProcessMap)>,
+    /// Who connected the table's connections, as allocator events saw it.
+    connectors: Connectors,
 }
 
 impl Attribution {
@@ -49,6 +52,7 @@ impl Attribution {
         Attribution {
             cgroups: CgroupNames::new(),
             processes: lookup.map(|l| (l, ProcessMap::new())),
+            connectors: Connectors::default(),
         }
     }
 
@@ -68,6 +72,13 @@ impl Attribution {
         resolution
     }
 
+    /// Who connected the next table's connections (from the allocator events' ledger, see
+    /// [`crate::events::Ledger::connectors`]): used, when processes are looked up, for the sockets
+    /// `/proc` cannot tell.
+    pub fn set_connectors(&mut self, connectors: Connectors) {
+        self.connectors = connectors;
+    }
+
     /// True when processes are looked up.
     pub fn has_processes(&self) -> bool {
         self.processes.is_some()
@@ -82,6 +93,11 @@ impl Attributor for Attribution {
     fn owner(&self, inode: u32) -> Option<(u32, &str)> {
         let (_, map) = self.processes.as_ref()?;
         map.owner(inode)
+    }
+
+    fn connector(&self, local: Endpoint, remote: Endpoint) -> Option<(u32, &str)> {
+        self.processes.as_ref()?;
+        self.connectors.get(local, remote)
     }
 }
 

@@ -5,9 +5,11 @@
 pub mod cgroup;
 mod lookup;
 pub mod process;
+mod resolved;
 pub mod unit;
 
 pub use cgroup::CgroupNames;
 pub use lookup::{Attribution, ProcessLookup, ProcessScope};
 pub use process::{ProcessMap, Resolution};
+pub use resolved::Resolved;
 pub use unit::Unit;

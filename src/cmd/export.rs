@@ -4,9 +4,10 @@
 use super::snapshot::stop_on_signals;
 use super::{enter_netns, parse_filter};
 use crate::cli::ExportArgs;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use portradar::collect::namespaces;
 use portradar::export::{self, DEFAULT_LISTEN, Options};
-use portradar::refresh::Refresher;
+use portradar::refresh::{EventFeed, Refresher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -32,10 +33,32 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         interval: Duration::from_millis(args.interval),
     };
     let stop = stop_on_signals().context("installing signal handlers")?;
+    if args.all_netns {
+        let found = namespaces::discover();
+        if found.is_empty() {
+            bail!("no network namespace found");
+        }
+        let families = args.scope.families();
+        return Ok(export::run_all_netns(
+            found, families, filter, options, &stop,
+        )?);
+    }
     let refresher = Refresher::new(
         args.scope.netns().map(ToString::to_string),
         args.scope.families(),
         filter,
     );
+    // Attached before the first refresh, so the first exposition already counts failures.
+    let feed = if args.no_events {
+        None
+    } else {
+        EventFeed::start()
+            .inspect_err(|e| eprintln!("portradar: {e}; no connect() failure metrics"))
+            .ok()
+    };
+    let refresher = match &feed {
+        Some(feed) => refresher.with_events(feed.ledger()),
+        None => refresher,
+    };
     Ok(export::run(refresher, options, &stop)?)
 }

@@ -135,7 +135,11 @@ fn watch(
         if printed > 0 && args.format != Format::Json {
             out.write_all(b"\n")?;
         }
-        let sockets = report.sockets.as_deref().map(SocketList::plain);
+        let sockets = report.sockets.as_ref().map(|s| SocketList {
+            records: &s.records,
+            cgroups: Some(&s.cgroups),
+            who: Some(&s.who),
+        });
         print(&snap, sockets, args.format, Layout::Line, out)?;
         printed += 1;
     }

@@ -8,7 +8,7 @@
 //! the next picks are counted; the UI reads the latest picks ([`Ledger::picks_after`]). Everything is
 //! bounded: destinations that had no event for a while are forgotten, and so are picks nobody took.
 
-use super::{Event, EventKind};
+use super::{Connectors, Event, EventKind};
 use crate::model::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
 use crate::pointer::{DestinationKey, PointerEstimate, PointerTracker, skip_run};
 use crate::portset::PortSet;
@@ -126,6 +126,8 @@ pub struct Ledger {
     blocked: PortSet,
     /// Why events stopped, once they did.
     stopped: Option<String>,
+    /// Who connected each recent connection.
+    connectors: Connectors,
 }
 
 impl Ledger {
@@ -143,6 +145,7 @@ impl Ledger {
             occupancy: FxHashMap::default(),
             blocked: PortSet::new(),
             stopped: None,
+            connectors: Connectors::default(),
         }
     }
 
@@ -169,6 +172,7 @@ impl Ledger {
 
     fn pick(&mut self, e: &Event) {
         self.picks += 1;
+        (self.connectors).connected(e.local, e.remote, e.pid, &e.comm, e.time_ns);
         self.tally(e).picks += 1;
         let key = DestinationKey {
             local_ip: e.local.ip,
@@ -210,6 +214,11 @@ impl Ledger {
     /// Events stopped (the reader failed): says why from now on.
     pub fn stop(&mut self, reason: String) {
         self.stopped = Some(reason);
+    }
+
+    /// Who connected each recent connection (see [`Connectors`]).
+    pub fn connectors(&self) -> &Connectors {
+        &self.connectors
     }
 
     /// Why events stopped, if they did.
@@ -266,13 +275,19 @@ impl Ledger {
         };
         let mut occupancy: FxHashMap<DestinationKey, FxHashSet<u16>> = FxHashMap::default();
         let mut dumped: FxHashSet<SocketAddr> = FxHashSet::default();
+        let mut ends = Vec::new();
         for (key, port) in used {
             dumped.insert(key.remote);
+            ends.push((
+                Endpoint::new(key.local_ip, port),
+                Endpoint::new(key.remote.ip(), key.remote.port()),
+            ));
             if tracked(&key) {
                 occupancy.entry(key).or_default().insert(port);
             }
         }
         self.occupancy = occupancy;
+        self.connectors.seen(ends, now_ns);
         let fresh = |t: &Tally| now_ns.saturating_sub(t.last_event_ns) < FORGET_NS;
         self.tallies.retain(|remote, t| {
             fresh(t) || dumped.contains(&SocketAddr::new(remote.ip, remote.port))
@@ -393,6 +408,22 @@ mod tests {
         assert_eq!(input.picks.len(), 1, "the filter applies");
         assert_eq!(input.score.predicted, 1);
         assert!(input.pointers.contains_key(&key()));
+    }
+
+    #[test]
+    fn who_connected_is_kept_while_dumped_and_forgotten_70_seconds_after() {
+        use crate::events::connectors::KEEP_NS;
+        let mut l = Ledger::new(NS);
+        l.take(range(), 0, |_| true);
+        let e = event(EventKind::Pick, 40000, 1, 5);
+        l.record(&e);
+        assert_eq!(l.connectors().get(e.local, e.remote), Some((5, "task5")));
+        // Dumped (its TIME_WAIT, say) until second 100.
+        l.set_occupancy([(key(), 40000)], PortSet::new(), 100 * NS_PER_S);
+        l.set_occupancy([], PortSet::new(), 100 * NS_PER_S + KEEP_NS);
+        assert_eq!(l.connectors().get(e.local, e.remote), Some((5, "task5")));
+        l.set_occupancy([], PortSet::new(), 101 * NS_PER_S + KEEP_NS);
+        assert!(l.connectors().is_empty());
     }
 
     #[test]

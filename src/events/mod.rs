@@ -20,6 +20,7 @@
 mod bpf;
 mod classify;
 mod clock;
+pub mod connectors;
 mod error;
 mod ledger;
 mod line;
@@ -29,6 +30,7 @@ mod source;
 pub use bpf::Watcher;
 pub use classify::Classifier;
 pub use clock::{BootClock, boottime_ns};
+pub use connectors::Connectors;
 pub use error::EventsError;
 pub use ledger::{Ledger, LivePick};
 pub use line::{json_line, json_lost_line, text_line, text_lost_line};

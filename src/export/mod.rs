@@ -4,10 +4,14 @@
 //! The worker refreshes every interval; each report is rendered once
 //! ([`crate::output::metrics::render`]) and swapped in whole ([`Latest`]), so a scrape only copies
 //! a pointer and never waits for a dump. A failed refresh keeps the last good snapshot and counts
-//! the failure; the first refresh must succeed.
+//! the failure; the first refresh must succeed. With `--all-netns`, [`run_all_netns`] exports every
+//! network namespace at once.
 
 pub mod http;
+mod namespaces;
 pub mod textfile;
+
+pub use namespaces::run_all_netns;
 
 use crate::model::Snapshot;
 use crate::output::metrics::{self, RefreshStatus};
@@ -122,15 +126,42 @@ where
             Err(RecvTimeoutError::Disconnected) => return Err(ExportError::WorkerGone),
         };
         exposer.take(report)?;
-        // The server starts with the first exposition.
-        if let Some(latest) = &exposer.latest
-            && let Some(listener) = listener.take()
-        {
-            http::spawn(listener, latest.clone()).map_err(|source| ExportError::Thread {
-                what: "http",
-                source,
-            })?;
-        }
+        serve_once(&mut listener, exposer.latest.as_ref())?;
+    }
+    Ok(())
+}
+
+/// Starts the server on `listener` with the first exposition (once there is one).
+fn serve_once(
+    listener: &mut Option<TcpListener>,
+    latest: Option<&Latest>,
+) -> Result<(), ExportError> {
+    if let Some(latest) = latest
+        && let Some(listener) = listener.take()
+    {
+        http::spawn(listener, latest.clone()).map_err(|source| ExportError::Thread {
+            what: "http",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to the textfile, when there is one, and hands it to the scrapes.
+fn publish(
+    textfile: Option<&PathBuf>,
+    latest: &mut Option<Latest>,
+    text: String,
+) -> Result<(), ExportError> {
+    if let Some(path) = textfile {
+        textfile::write_atomically(path, &text).map_err(|source| ExportError::Textfile {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    match latest {
+        Some(latest) => latest.set(text),
+        None => *latest = Some(Latest::new(text)),
     }
     Ok(())
 }
@@ -162,17 +193,7 @@ impl Exposer {
             failures: self.failures,
         };
         let text = metrics::render(snap, &status, self.top);
-        if let Some(path) = &self.textfile {
-            textfile::write_atomically(path, &text).map_err(|source| ExportError::Textfile {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        match &self.latest {
-            Some(latest) => latest.set(text),
-            None => self.latest = Some(Latest::new(text)),
-        }
-        Ok(())
+        publish(self.textfile.as_ref(), &mut self.latest, text)
     }
 }
 

@@ -15,12 +15,18 @@ pub trait Attributor {
     fn cgroup_path(&self, id: u64) -> Option<&str>;
     /// The process holding socket `inode`, as (pid, command), when it was looked up and found.
     fn owner(&self, inode: u32) -> Option<(u32, &str)>;
+    /// The process that connected `local` to `remote`, as (pid, command), when allocator events
+    /// saw it: for the sockets [`Attributor::owner`] cannot tell (TIME_WAIT, short-lived ones).
+    fn connector(&self, _local: Endpoint, _remote: Endpoint) -> Option<(u32, &str)> {
+        None
+    }
 }
 
 /// The sockets toward one destination that one holder has.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Consumer {
-    /// The process, when processes were looked up and it was found (never for TIME_WAIT).
+    /// The process, when processes were looked up and it was found (for TIME_WAIT, only from the
+    /// allocator events: the process that called connect()).
     pub pid: Option<u32>,
     pub comm: Option<String>,
     /// The cgroup v2 path, when the kernel gave one (never for TIME_WAIT).
@@ -65,7 +71,9 @@ pub fn attach(
         let Some(&d) = index.get(&r.remote) else {
             continue;
         };
-        let owner = who.owner(r.inode);
+        let owner = who
+            .owner(r.inode)
+            .or_else(|| who.connector(r.local, r.remote));
         let key = (d, owner.map(|(pid, _)| pid), cgroups.id(i));
         let group = groups
             .entry(key)
@@ -150,5 +158,45 @@ mod tests {
         );
         assert_eq!(consumers[1].by_state.get(TcpState::TimeWait), 1);
         assert_eq!(consumers[0].label().as_deref(), Some("app[10]"));
+    }
+
+    /// Knows no inode; knows who connected from port 40005.
+    struct Connected;
+
+    impl Attributor for Connected {
+        fn cgroup_path(&self, _: u64) -> Option<&str> {
+            None
+        }
+
+        fn owner(&self, _: u32) -> Option<(u32, &str)> {
+            None
+        }
+
+        fn connector(&self, local: Endpoint, _: Endpoint) -> Option<(u32, &str)> {
+            (local.port == 40005).then_some((30, "curl"))
+        }
+    }
+
+    #[test]
+    fn a_time_wait_takes_the_process_that_connected_it_when_known() {
+        let dst = "10.0.0.1:443";
+        let records = [
+            tw("10.0.0.9:40005", dst, 1000),
+            tw("10.0.0.9:40006", dst, 1000),
+        ];
+        let settings = KernelSettings::with_range(40000, 40999);
+        let mut snap = snapshot(&records, &settings, &[]);
+        attach(
+            &mut snap.destinations,
+            &records,
+            &Cgroups::default(),
+            &Connected,
+        );
+        let consumers = snap.destinations[0].consumers.as_ref().unwrap();
+        let got: Vec<_> = consumers
+            .iter()
+            .map(|c| (c.pid, c.comm.as_deref(), c.sockets))
+            .collect();
+        assert_eq!(got, vec![(None, None, 1), (Some(30), Some("curl"), 1)]);
     }
 }

@@ -336,6 +336,70 @@ fn events(r: &mut Registry, snap: &Snapshot, top: usize) {
     per_destination.register(r);
 }
 
+/// The expositions of several network namespaces (`export --all-netns`) as one, each sample with a
+/// `netns` label first (the namespace's label): every family once, with its help and type, then its
+/// samples namespace by namespace. `expositions` are [`render`]'s, in the order to list them.
+pub fn merge_namespaces<'a>(expositions: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    // Families in order of first appearance: their descriptor lines, then their samples.
+    let mut families: Vec<(String, Vec<String>)> = Vec::new();
+    for (netns, text) in expositions {
+        let label = format!("netns=\"{}\"", escape_label(netns));
+        // The family the lines belong to, and whether this exposition brought it first.
+        let mut current: Option<(usize, bool)> = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let name = rest.split(' ').next().unwrap_or_default();
+                current = Some(match families.iter().position(|(n, _)| n == name) {
+                    Some(i) => (i, false),
+                    None => {
+                        families.push((name.to_string(), vec![line.to_string()]));
+                        (families.len() - 1, true)
+                    }
+                });
+            } else if line.starts_with('#') || line.is_empty() {
+                if let Some((i, true)) = current
+                    && (line.starts_with("# TYPE ") || line.starts_with("# UNIT "))
+                {
+                    families[i].1.push(line.to_string());
+                }
+            } else if let Some((i, _)) = current {
+                families[i].1.push(labelled(line, &label));
+            }
+        }
+    }
+    let mut out = String::new();
+    for (_, lines) in &families {
+        for line in lines {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(END);
+    out
+}
+
+/// A sample line with `label` (`name="value"`) added first.
+fn labelled(sample: &str, label: &str) -> String {
+    match sample.find(['{', ' ']) {
+        Some(i) if sample[i..].starts_with("{}") => {
+            format!("{}{{{label}}}{}", &sample[..i], &sample[i + 2..])
+        }
+        Some(i) if sample[i..].starts_with('{') => {
+            format!("{}{{{label},{}", &sample[..i], &sample[i + 1..])
+        }
+        Some(i) => format!("{}{{{label}}}{}", &sample[..i], &sample[i..]),
+        None => sample.to_string(),
+    }
+}
+
+/// A label value as the text format writes it: backslash, double quote and newline escaped.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
@@ -349,6 +413,35 @@ mod tests {
     use crate::model::{EventsSummary, Forecast};
     use crate::settings::KernelSettings;
     use crate::socket::TcpState::Established;
+
+    #[test]
+    fn namespaces_merge_into_one_family_each_with_a_netns_label() {
+        let snap = two_destinations();
+        let a = render(&snap, &RefreshStatus::default(), 20);
+        let b = render(&snap, &RefreshStatus::default(), 20);
+        let text = merge_namespaces([("host", a.as_str()), ("pid 7 (\"x\")", b.as_str())]);
+        assert!(text.ends_with(END));
+        let helps = text
+            .matches("# HELP portradar_local_port_range_ports ")
+            .count();
+        assert_eq!(helps, 1, "{text}");
+        assert_eq!(
+            lines(&text, "portradar_local_port_range_ports"),
+            [
+                r#"portradar_local_port_range_ports{netns="host"} 10"#,
+                r#"portradar_local_port_range_ports{netns="pid 7 (\"x\")"} 10"#,
+            ]
+        );
+        let host = r#"portradar_destination_ports_used{netns="host",src="127.0.0.1",dst="127.0.0.2",dport="80"} 3"#;
+        assert!(text.lines().any(|l| l == host), "{text}");
+        // Every sample line of a namespace's exposition is there once per namespace.
+        let samples = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples(&text), 2 * samples(&a));
+        assert_eq!(
+            text.matches("# TYPE ").count(),
+            a.matches("# TYPE ").count()
+        );
+    }
 
     /// Two destinations: 127.0.0.2:80 with three ports (one in TIME_WAIT), 127.0.0.3:443 with one.
     fn two_destinations() -> Snapshot {

@@ -11,7 +11,7 @@ pub mod worker;
 
 pub use feed::EventFeed;
 pub use warnings::with_causes;
-pub use worker::{Command, Refresh, Report, Start, Worker, effective_interval};
+pub use worker::{Command, Refresh, Report, Sockets, Start, Worker, effective_interval};
 
 use crate::attribution::{Attribution, ProcessLookup};
 use crate::collect::{
@@ -144,6 +144,17 @@ impl Refresher {
         });
         let mut snapshot =
             model::build_with_events(&input, meta, &mut self.history, events.as_ref());
+        if let Some(ledger) = self
+            .events
+            .as_ref()
+            .filter(|_| self.attribution.has_processes())
+        {
+            let outbound = (self.table.records.iter())
+                .filter(|r| r.state != TcpState::Listen)
+                .map(|r| (r.local, r.remote));
+            let connectors = feed::lock(ledger).connectors().subset(outbound);
+            self.attribution.set_connectors(connectors);
+        }
         snapshot.processes = self.attribution.attribute(
             &mut snapshot.destinations,
             &self.table.records,

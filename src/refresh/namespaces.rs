@@ -5,9 +5,9 @@
 //! namespace first. Only the calling thread moves: callers run these on a thread of their own
 //! ([`read_all`] once, [`Sweeper`] over and over, [`LazyNs`] in the refresh worker).
 //!
-//! `portradar export --all-netns` is meant to take the same path: [`Sweeper`] with the discovered
-//! namespaces (`collect::namespaces::discover`), one [`NsSummary`] per namespace and interval slot,
-//! each snapshot labelled with its namespace (`meta.netns`).
+//! `portradar export --all-netns` takes the same path (`crate::export::run_all_netns`): [`Sweeper`]
+//! with the discovered namespaces (`collect::namespaces::discover`), one [`NsSummary`] per namespace
+//! and interval slot.
 
 use super::{Refresh, Refresher};
 use crate::attribution::ProcessLookup;
@@ -192,6 +192,11 @@ impl Sweeper {
     /// The next reading, if one is waiting.
     pub fn try_recv(&self) -> Result<NsSummary, TryRecvError> {
         self.summaries.try_recv()
+    }
+
+    /// The next reading, waiting at most `timeout` for it.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<NsSummary, RecvTimeoutError> {
+        self.summaries.recv_timeout(timeout)
     }
 }
 

@@ -6,6 +6,8 @@
 //! their epoch so the reader can drop stale ones.
 
 use super::Refresher;
+use crate::attribution::Resolved;
+use crate::collect::Cgroups;
 use crate::filter::Filter;
 use crate::model::Snapshot;
 use crate::socket::SockRecord;
@@ -32,6 +34,23 @@ pub trait Refresh {
     fn set_filter(&mut self, filter: Option<Filter>);
     /// The sockets of the last refresh.
     fn records(&self) -> &[SockRecord];
+    /// The sockets of the last refresh copied for another thread, with their cgroups and holders
+    /// when the refresher knows them (by default, the records alone).
+    fn sockets(&self) -> Sockets {
+        Sockets {
+            records: self.records().to_vec(),
+            ..Sockets::default()
+        }
+    }
+}
+
+/// A refresh's sockets, copied for another thread: the records, their cgroup ids (index for index)
+/// and who holds them.
+#[derive(Clone, Debug, Default)]
+pub struct Sockets {
+    pub records: Vec<SockRecord>,
+    pub cgroups: Cgroups,
+    pub who: Resolved,
 }
 
 impl Refresh for Refresher {
@@ -45,6 +64,16 @@ impl Refresh for Refresher {
 
     fn records(&self) -> &[SockRecord] {
         Refresher::records(self)
+    }
+
+    fn sockets(&self) -> Sockets {
+        let records = Refresher::records(self);
+        let cgroups = Refresher::cgroups(self);
+        Sockets {
+            records: records.to_vec(),
+            cgroups: cgroups.clone(),
+            who: Resolved::of(Refresher::attribution(self), records, cgroups),
+        }
     }
 }
 
@@ -73,7 +102,7 @@ pub struct Report {
     /// The snapshot, or why there is none.
     pub outcome: Result<Arc<Snapshot>, String>,
     /// The sockets of a successful refresh, when [`Start::sockets`] asked for them.
-    pub sockets: Option<Vec<SockRecord>>,
+    pub sockets: Option<Sockets>,
 }
 
 /// How the worker starts.
@@ -182,8 +211,7 @@ impl<R: Refresh> Loop<R> {
             last_start = Instant::now();
             let outcome = self.refresher.refresh().map(Arc::new);
             let took = last_start.elapsed();
-            let sockets =
-                (self.start.sockets && outcome.is_ok()).then(|| self.refresher.records().to_vec());
+            let sockets = (self.start.sockets && outcome.is_ok()).then(|| self.refresher.sockets());
             self.generation += 1;
             let report = Report {
                 generation: self.generation,
@@ -355,7 +383,7 @@ mod tests {
         let (w, _log) = spawn_fake(Duration::from_secs(3600), true);
         let r = next(&w);
         let sockets = r.sockets.expect("sockets asked for");
-        assert_eq!(sockets.len(), 1);
-        assert_eq!(sockets[0].remote.port, 443);
+        assert_eq!(sockets.records.len(), 1);
+        assert_eq!(sockets.records[0].remote.port, 443);
     }
 }

@@ -1,6 +1,7 @@
 //! The consumers view (`c`): who holds the selected destination's ports — one row per process (when
 //! the refresh looked processes up) or cgroup, with its unit, container or pod, its sockets and
-//! their states — drawn over the dashboard. Its title says when the process lookup is partial.
+//! their states — drawn over the dashboard, and with allocator events the processes whose
+//! connect() toward it failed. Its title says when the process lookup is partial.
 
 use crate::model::{Consumer, Destination, Snapshot};
 use crate::ui::app::App;
@@ -58,6 +59,29 @@ fn lines(snap: &Snapshot, d: &Destination, theme: Theme) -> Vec<Line<'static>> {
             theme.dim(),
         ));
     }
+    if snap.events.is_some() {
+        out.extend(failed(d).into_iter().map(Line::raw));
+    }
+    out
+}
+
+/// With allocator events: the processes whose connect() toward `d` found no free port, most
+/// failures first.
+fn failed(d: &Destination) -> Vec<String> {
+    let total = d.connect_failures.unwrap_or(0);
+    if total == 0 {
+        return vec![String::new(), "no connect() failed (no free port)".into()];
+    }
+    let mut out = vec![
+        String::new(),
+        format!(
+            "connect() failed (no free port) {} times, by:",
+            thousands(total)
+        ),
+    ];
+    out.extend(
+        (d.failing.iter()).map(|f| format!("  {}[{}]  {}", f.comm, f.pid, thousands(f.count))),
+    );
     out
 }
 
@@ -118,5 +142,37 @@ mod tests {
         );
         assert_eq!(row(&consumer(None, Some("/a")))[0], "/a");
         assert_eq!(row(&consumer(None, None))[0], "(no process: TIME_WAIT)");
+    }
+
+    #[test]
+    fn failures_name_who_failed_most_first() {
+        use crate::model::Failer;
+        use crate::model::testkit::{rec, snapshot};
+        use crate::settings::KernelSettings;
+        let records = [rec("10.0.0.9:40001", "10.0.0.1:443", TcpState::Established)];
+        let snap = snapshot(&records, &KernelSettings::with_range(40000, 40999), &[]);
+        let mut d = snap.destinations[0].clone();
+        assert_eq!(failed(&d)[1], "no connect() failed (no free port)");
+        d.connect_failures = Some(1500);
+        d.failing = vec![
+            Failer {
+                pid: 7,
+                comm: "curl".into(),
+                count: 1400,
+            },
+            Failer {
+                pid: 8,
+                comm: "wget".into(),
+                count: 100,
+            },
+        ];
+        assert_eq!(
+            failed(&d)[1..],
+            [
+                "connect() failed (no free port) 1,500 times, by:",
+                "  curl[7]  1,400",
+                "  wget[8]  100",
+            ]
+        );
     }
 }
