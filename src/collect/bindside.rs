@@ -191,6 +191,74 @@ fn explicit_bind_filter(range: PortRange) -> KernelFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    /// A port the kernel has just handed out on loopback, free again.
+    fn free_port() -> u16 {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    /// A TCP socket bound to 127.0.0.1:`port` that neither listens nor connects: BOUND_INACTIVE.
+    fn bound_inactive(port: u16) -> OwnedFd {
+        // SAFETY: plain socket(2); the descriptor is owned by the returned OwnedFd.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(Ipv4Addr::LOCALHOST).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `addr` is a valid sockaddr_in of `len` bytes for the whole call.
+        let rc = unsafe { libc::bind(fd, (&raw const addr).cast(), len) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        owned
+    }
+
+    #[test]
+    fn a_reading_on_threads_equals_one_on_a_single_thread() {
+        let listen_port = free_port();
+        let _listener =
+            TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, listen_port))).unwrap();
+        let inactive_port = free_port();
+        let _inactive = bound_inactive(inactive_port);
+        let range = PortRange {
+            low: 1,
+            high: u16::MAX,
+        };
+        let mine = [listen_port, inactive_port];
+        let reading = |concurrent| {
+            let mut side = BindSide::open().expect("netlink");
+            side.read(range, concurrent).expect("bind-side dumps");
+            let explicit: Vec<u16> = (side.explicit.iter().copied())
+                .filter(|p| mine.contains(p))
+                .collect();
+            let inactive: Vec<SockRecord> = (side.bound_inactive.iter())
+                .map(|(r, _)| *r)
+                .filter(|r| mine.contains(&r.local.port))
+                .collect();
+            (explicit, inactive)
+        };
+        let (threads, one) = (reading(true), reading(false));
+        let mut sorted = mine;
+        sorted.sort_unstable();
+        assert_eq!(threads.0, sorted, "explicit binds on threads");
+        assert_eq!(
+            threads.1.len(),
+            1,
+            "the bound-inactive socket: {:?}",
+            threads.1
+        );
+        assert_eq!(threads.1[0].local.port, inactive_port);
+        assert_eq!(threads, one);
+    }
 
     #[test]
     fn explicit_bind_filter_is_the_ss_expression() {
