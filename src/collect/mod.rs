@@ -1,8 +1,9 @@
 //! Collection: kernel → [`Table`]. Reads the TCP socket table through sock_diag netlink (falling back to
 //! `/proc/net/tcp{,6}` when netlink is refused) and the kernel's port settings from procfs.
 //!
-//! A [`Collector`] owns every buffer a refresh needs (request, 32 KiB receive buffer, procfs line buffer,
-//! a 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
+//! A [`Collector`] owns every buffer a refresh needs (three netlink sockets, each with its request and
+//! 32 KiB receive buffer, so the bind side's dumps can run beside the main one; procfs line buffer; a
+//! 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
 //! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
 
 mod bindside;
