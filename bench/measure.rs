@@ -3,7 +3,8 @@
 //! `measure round --netns NS --portradar BIN --expect N` runs one round on the table a load generator
 //! holds in namespace NS (N sockets, from its READY line). It enters the namespace and times, all on
 //! the same table: `ss -tan > /dev/null`; the `portradar snapshot --format summary` process and its
-//! peak RSS; the in-process `Refresher::refresh` (the first of a process, then three in a row after a
+//! peak RSS, the same filtered (`dst ADDR`), and `snapshot --watch 200 --count 25 --format json`
+//! (its time, and its totals against `ss -tan`); the in-process `Refresher::refresh` (the first of a process, then three in a row after a
 //! warm-up as a dashboard makes them, then one more seconds later, which on a large table re-reads
 //! the bind side that portradar otherwise caches for a while); a dump that parses records without
 //! aggregating them; the floor, a sock_diag dump that only counts the messages it receives (states
@@ -117,9 +118,12 @@ fn round(cli: &RoundArgs) -> Result<()> {
 
     // First, while this process is still small: a child's peak RSS (ru_maxrss) counts the memory of
     // the process that spawned it, up to its exec.
-    let (took, rss) = process(cli)?;
+    let (took, rss) = process(cli, &[])?;
     sample("process", took.as_secs_f64());
     sample("process_rss", rss);
+    let (took, _) = process(cli, &["dst", &cli.dst])?;
+    sample("process_dst", took.as_secs_f64());
+    watch(cli)?;
 
     // Warm-up: the first refresh of a process sizes its buffers and reads the bind side, the second
     // fills the history; later ones reuse both, as the dashboard's do.
@@ -294,6 +298,36 @@ fn report(samples: &str, dst: &str) -> Result<()> {
             "",
             secs(med("process")),
         ),
+        (
+            "snapshot process / ss",
+            "≤ 0.6",
+            ratio(med("process"), med("ss")),
+        ),
+        (
+            "snapshot process / floor 1-13",
+            "≤ 1.2",
+            ratio(med("process"), med("floor_13")),
+        ),
+        (
+            &*format!("`portradar snapshot --format summary dst {dst}`"),
+            "",
+            secs(med("process_dst")),
+        ),
+        (
+            "filtered snapshot process / `ss -tan dst`",
+            "≤ 1.0 (goal 0.8)",
+            ratio(med("process_dst"), med("ss_dst")),
+        ),
+        (
+            &*format!("`snapshot --watch 200 --count {WATCH_COUNT} --format json`"),
+            "≤ 8 s",
+            secs(med("watch")),
+        ),
+        (
+            "its objects' totals against `ss -tan` (largest difference)",
+            "≤ 0.1%",
+            format!("{:.3}%", max(get("watch_vs_ss")) * 100.0),
+        ),
         ("refresh / ss", "≤ 0.5", ratio(med("refresh"), med("ss"))),
         (
             "refresh / floor 1-12",
@@ -319,7 +353,7 @@ fn report(samples: &str, dst: &str) -> Result<()> {
         ("peak RSS, snapshot process", "< 100 MB", rss("process_rss")),
         (
             "peak RSS, in-process refresher",
-            "< 100 MB",
+            "≤ 64 MiB",
             rss("refresher_rss"),
         ),
         (
@@ -374,11 +408,13 @@ fn run(command: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Times one `portradar snapshot --format summary` process and returns its peak RSS in KiB.
-fn process(cli: &RoundArgs) -> Result<(Duration, u64)> {
+/// Times one `portradar snapshot --format summary` process, with `filter` appended, and returns its
+/// peak RSS in KiB.
+fn process(cli: &RoundArgs, filter: &[&str]) -> Result<(Duration, u64)> {
     let start = Instant::now();
     let child = Command::new(&cli.portradar)
         .args(["snapshot", "--netns", &cli.netns, "--format", "summary"])
+        .args(filter)
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", cli.portradar.display()))?;
@@ -397,6 +433,55 @@ fn process(cli: &RoundArgs) -> Result<(Duration, u64)> {
         "portradar snapshot failed (wait status {status})"
     );
     Ok((took, usage.ru_maxrss as u64))
+}
+
+/// Objects of the `snapshot --watch` row.
+const WATCH_COUNT: usize = 25;
+
+/// Times one `portradar snapshot --watch 200 --count 25 --format json` process, and how far the
+/// objects' socket totals stray from the lines of an `ss -tan` run right after it (the largest
+/// relative difference).
+fn watch(cli: &RoundArgs) -> Result<()> {
+    let count = WATCH_COUNT.to_string();
+    let start = Instant::now();
+    let out = Command::new(&cli.portradar)
+        .args(["snapshot", "--netns", &cli.netns, "--format", "json"])
+        .args(["--watch", "200", "--count", &count])
+        .stderr(Stdio::null())
+        .output()
+        .with_context(|| format!("starting {}", cli.portradar.display()))?;
+    let took = start.elapsed();
+    ensure!(
+        out.status.success(),
+        "portradar snapshot --watch: {}",
+        out.status
+    );
+    let ss = Command::new("ss").arg("-tan").output()?;
+    ensure!(ss.status.success(), "ss -tan: {}", ss.status);
+    // Less the header line.
+    let ss_sockets = ss
+        .stdout
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1) as f64;
+    let mut objects = 0;
+    let mut worst: f64 = 0.0;
+    for object in serde_json::Deserializer::from_slice(&out.stdout).into_iter::<serde_json::Value>()
+    {
+        let sockets = object?["totals"]["sockets"]
+            .as_f64()
+            .context("an object without totals.sockets")?;
+        worst = worst.max((sockets - ss_sockets).abs() / ss_sockets.max(1.0));
+        objects += 1;
+    }
+    ensure!(
+        objects == WATCH_COUNT,
+        "{objects} objects, asked for {WATCH_COUNT}"
+    );
+    sample("watch", took.as_secs_f64());
+    sample("watch_vs_ss", worst);
+    Ok(())
 }
 
 /// The calling process's peak RSS (VmHWM) in KiB.

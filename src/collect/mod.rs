@@ -1,8 +1,9 @@
 //! Collection: kernel → [`Table`]. Reads the TCP socket table through sock_diag netlink (falling back to
 //! `/proc/net/tcp{,6}` when netlink is refused) and the kernel's port settings from procfs.
 //!
-//! A [`Collector`] owns every buffer a refresh needs (request, 32 KiB receive buffer, procfs line buffer,
-//! a 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
+//! A [`Collector`] owns every buffer a refresh needs (three netlink sockets, each with its request and
+//! 32 KiB receive buffer, so the bind side's dumps can run beside the main one; procfs line buffer; a
+//! 65536-bit port set) and fills a caller-owned [`Table`] whose vectors keep their capacity between
 //! refreshes: a steady-state refresh allocates nothing per socket and nothing big.
 
 mod bindside;
@@ -278,23 +279,22 @@ fn errno_text(errno: i32) -> String {
 
 /// Reads the socket table, by netlink while the kernel allows it and from procfs for good after that.
 pub struct Collector {
-    netlink: Option<Dumper>,
+    netlink: Option<Netlink>,
     procfs: procfs::Reader,
     fallback_reason: Option<String>,
-    /// The explicit-bind filter compiled for one port range.
-    bind_side: BindSide,
     /// Procfs fallback: LISTEN ports in the range, standing in for explicit binds.
     bound: PortSet,
     listen: PortSet,
 }
 
 impl Collector {
-    /// Opens the netlink socket, or falls back to procfs when it cannot ([`Collector::fallback_reason`]
+    /// Opens the netlink sockets, or falls back to procfs when it cannot ([`Collector::fallback_reason`]
     /// says why).
-    /// Call it after `netns::enter`: the socket belongs to the namespace it is opened in.
+    /// Call it after `netns::enter`, on the thread that entered: a socket belongs to the namespace it
+    /// is opened in, so all of them are opened here rather than on the threads that use them.
     pub fn open() -> Collector {
-        match Dumper::open() {
-            Ok(dumper) => Collector::with(Some(dumper)),
+        match Netlink::open() {
+            Ok(netlink) => Collector::with(Some(netlink)),
             Err(refused) => {
                 let mut collector = Collector::with(None);
                 collector.fall_back(&refused);
@@ -308,12 +308,11 @@ impl Collector {
         Collector::with(None)
     }
 
-    fn with(netlink: Option<Dumper>) -> Collector {
+    fn with(netlink: Option<Netlink>) -> Collector {
         Collector {
             netlink,
             procfs: procfs::Reader::new(),
             fallback_reason: None,
-            bind_side: BindSide::new(),
             bound: PortSet::new(),
             listen: PortSet::new(),
         }
@@ -342,8 +341,8 @@ impl Collector {
         out: &mut Vec<SockRecord>,
     ) -> Result<(), CollectError> {
         let result = match self.netlink.as_mut() {
-            Some(dumper) => dump_families(
-                dumper,
+            Some(netlink) => dump_families(
+                &mut netlink.main,
                 families,
                 kernel.states,
                 &kernel.bytecode,
@@ -364,13 +363,11 @@ impl Collector {
     /// falls back to procfs for good and serves this refresh from there. A dump the kernel marks
     /// interrupted (NLM_F_DUMP_INTR) is taken again once.
     pub fn collect(&mut self, query: &Query, table: &mut Table) -> Result<(), CollectError> {
-        if let Some(dumper) = self.netlink.as_mut() {
+        if let Some(netlink) = self.netlink.as_mut() {
             table.source = Source::Netlink;
-            let mut result =
-                collect_netlink(dumper, &mut self.bind_side, &mut self.listen, query, table);
+            let mut result = collect_netlink(netlink, &mut self.listen, query, table);
             if result.as_ref().is_err_and(CollectError::is_interrupted) {
-                result =
-                    collect_netlink(dumper, &mut self.bind_side, &mut self.listen, query, table);
+                result = collect_netlink(netlink, &mut self.listen, query, table);
             }
             match result {
                 Err(e) if e.is_refusal() => self.fall_back(&e),
@@ -413,10 +410,25 @@ impl Collector {
     }
 }
 
-/// The netlink half of [`Collector::collect`].
+/// The netlink sockets: one for the main dump, two more for the bind side's.
+struct Netlink {
+    main: Dumper,
+    bind_side: BindSide,
+}
+
+impl Netlink {
+    fn open() -> Result<Netlink, CollectError> {
+        Ok(Netlink {
+            main: Dumper::open()?,
+            bind_side: BindSide::open()?,
+        })
+    }
+}
+
+/// The netlink half of [`Collector::collect`]. When the bind side is due and worth it
+/// ([`BindSide::concurrent`]), it is read on threads of their own while this one dumps the records.
 fn collect_netlink(
-    dumper: &mut Dumper,
-    bind_side: &mut BindSide,
+    netlink: &mut Netlink,
     listen: &mut PortSet,
     query: &Query,
     table: &mut Table,
@@ -431,10 +443,21 @@ fn collect_netlink(
         table.records.reserve(hint + hint / 8);
         table.cgroups.reserve(hint + hint / 8);
     }
-    dump_records(dumper, query, &mut table.records, &mut table.cgroups)?;
-    dump_listen_ports(dumper, query, &table.records, listen)?;
+    let (dumper, bind_side) = (&mut netlink.main, &mut netlink.bind_side);
+    let range = query.port_range;
+    let due = bind_side.due(range);
+    let concurrent = due && bind_side.concurrent();
+    let (side, main) = both(
+        concurrent,
+        || due.then(|| bind_side.read(range, concurrent)),
+        || {
+            dump_records(dumper, query, &mut table.records, &mut table.cgroups)
+                .and_then(|()| dump_listen_ports(dumper, query, &table.records, listen))
+        },
+    );
     listen.drain_into(&mut table.listen_ports);
-    bind_side.refresh(dumper, query.port_range)?;
+    main?;
+    side.transpose()?;
     bind_side.fill(query, table);
     Ok(())
 }
@@ -491,6 +514,28 @@ fn dump_records(
             }
         },
     )
+}
+
+/// Runs `a` and `b`, `a` on a thread of its own when `concurrent` (the kernel walks its tables in the
+/// thread that reads a dump, so two dumps on two threads use two cores), else `a` then `b`. A panic
+/// on the other thread carries on in this one.
+fn both<A: Send, B>(
+    concurrent: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B,
+) -> (A, B) {
+    if !concurrent {
+        let a = a();
+        return (a, b());
+    }
+    std::thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = b();
+        let a = a
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    })
 }
 
 /// One netlink dump of the selected families.
