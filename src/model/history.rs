@@ -36,36 +36,59 @@ pub struct History {
     ports: RecentPorts,
 }
 
-/// One connection of a table, sorted by tuple.
+/// One connection of a table, sorted by tuple: 16 bytes, two of them per socket are kept.
 #[derive(Clone, Copy, Debug)]
 struct Conn {
     tuple: u64,
-    /// 0 when unknown (procfs, or a socket no dump has asked for one).
-    cookie: u64,
-    state: TcpState,
-    minisocket: bool,
+    /// The socket cookie in the low 56 bits (0 when unknown: procfs, or a socket no dump has asked
+    /// for one; the kernel counts cookies up from 1, so 56 bits do not run out), the state in the
+    /// next 7 and whether it is a timewait minisocket in the top one.
+    packed: u64,
 }
 
+const COOKIE_BITS: u32 = 56;
+const COOKIE_MASK: u64 = (1 << COOKIE_BITS) - 1;
+const MINISOCKET: u64 = 1 << 63;
+
 impl Conn {
-    fn of(r: &SockRecord) -> Conn {
+    fn new(tuple: u64, cookie: u64, state: TcpState, minisocket: bool) -> Conn {
+        let flag = if minisocket { MINISOCKET } else { 0 };
         Conn {
-            tuple: tuple_hash(r),
-            cookie: r.cookie,
-            state: r.state,
-            minisocket: r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait,
+            tuple,
+            packed: (cookie & COOKIE_MASK)
+                | (u64::from(state.kernel_number()) << COOKIE_BITS)
+                | flag,
         }
+    }
+
+    fn of(r: &SockRecord) -> Conn {
+        let minisocket = r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait;
+        Conn::new(tuple_hash(r), r.cookie, r.state, minisocket)
+    }
+
+    fn cookie(&self) -> u64 {
+        self.packed & COOKIE_MASK
+    }
+
+    fn state(&self) -> Option<TcpState> {
+        TcpState::from_kernel(((self.packed & !MINISOCKET) >> COOKIE_BITS) as u8)
+    }
+
+    fn minisocket(&self) -> bool {
+        self.packed & MINISOCKET != 0
     }
 
     /// Whether `self`, with the same tuple as `before`, is another connection.
     fn replaced(&self, before: &Conn) -> bool {
-        if self.cookie == 0 || before.cookie == 0 || self.cookie == before.cookie {
+        let (now, then) = (self.cookie(), before.cookie());
+        if now == 0 || then == 0 || now == then {
             return false;
         }
-        match before.state {
+        match before.state() {
             // Only connect() takes over a TIME_WAIT tuple.
-            TcpState::TimeWait => true,
-            TcpState::NewSynRecv => false,
-            _ => !self.minisocket,
+            Some(TcpState::TimeWait) => true,
+            Some(TcpState::NewSynRecv) => false,
+            _ => !self.minisocket(),
         }
     }
 }
@@ -372,18 +395,24 @@ mod tests {
 
     #[test]
     fn new_connections_keeps_what_is_new() {
-        let s = |tuple, cookie| Conn {
-            tuple,
-            cookie,
-            state: TimeWait,
-            minisocket: true,
-        };
+        let s = |tuple, cookie| Conn::new(tuple, cookie, TimeWait, true);
         let mut out = vec![99];
         let before = [s(2, 1), s(3, 1), s(4, 1), s(8, 1), s(9, 1)];
         new_connections(&[s(1, 1), s(3, 1), s(5, 1), s(8, 2)], &before, &mut out);
         assert_eq!(out, vec![1, 5, 8]);
         new_connections(&[s(1, 1), s(2, 1)], &[], &mut out);
         assert_eq!(out, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_connection_packs_into_16_bytes_and_unpacks() {
+        assert_eq!(std::mem::size_of::<Conn>(), 16);
+        for state in [TimeWait, Established, NewSynRecv] {
+            let c = Conn::new(5, 0x00ab_cdef_0123_4567, state, state == TimeWait);
+            assert_eq!(c.cookie(), 0x00ab_cdef_0123_4567);
+            assert_eq!(c.state(), Some(state));
+            assert_eq!(c.minisocket(), state == TimeWait);
+        }
     }
 
     #[test]
