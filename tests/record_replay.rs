@@ -327,3 +327,22 @@ fn recording_again_continues_the_file_and_refuses_another_scope() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn a_closed_stderr_does_not_stop_a_recording() {
+    let path = scratch("no-stderr");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portradar"))
+        .args(["record", path.to_str().unwrap(), "--interval", "100"])
+        .args(["--duration", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start portradar record");
+    // Nobody reads the notes: every write to stderr fails with EPIPE.
+    drop(child.stderr.take());
+    let status = child.wait().expect("wait for portradar record");
+    assert!(status.success(), "{status}");
+    let recording = Recording::open(&path).expect("the recording opens");
+    assert!(recording.len() >= 2, "{} tables", recording.len());
+    let _ = std::fs::remove_file(&path);
+}

@@ -23,7 +23,7 @@ pub fn snapshot(
     for (ns, reading) in &read {
         match &reading.snapshot {
             Ok(snap) => snaps.push((ns, snap)),
-            Err(e) => eprintln!("portradar: namespace {}: {e}", ns.namespace.label),
+            Err(e) => note!("portradar: namespace {}: {e}", ns.namespace.label),
         }
     }
     let Some((_, first)) = snaps.first() else {

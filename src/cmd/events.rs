@@ -67,8 +67,8 @@ pub fn run(args: &EventsArgs) -> Result<()> {
     }
     let mut source = EventSource::attach()?;
     match selection.netns {
-        Some(ns) => eprintln!("portradar: events attached (netns {ns})"),
-        None => eprintln!("portradar: events attached (all network namespaces)"),
+        Some(ns) => note!("portradar: events attached (netns {ns})"),
+        None => note!("portradar: events attached (all network namespaces)"),
     }
     let mut stream = Stream {
         clock: BootClock::now(),

@@ -24,7 +24,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         let addr = listener
             .local_addr()
             .context("reading the listening address")?;
-        eprintln!("portradar: serving metrics on http://{addr}/metrics");
+        note!("portradar: serving metrics on http://{addr}/metrics");
     }
     let options = Options {
         listener,
@@ -53,7 +53,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         None
     } else {
         EventFeed::start()
-            .inspect_err(|e| eprintln!("portradar: {e}; no connect() failure metrics"))
+            .inspect_err(|e| note!("portradar: {e}; no connect() failure metrics"))
             .ok()
     };
     let refresher = match &feed {

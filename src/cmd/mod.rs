@@ -1,6 +1,16 @@
-//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `events`, `export`, `completions` and `man`, each
-//! run from its parsed arguments, and what they share: entering `--netns`, parsing the filter words,
-//! writing to stdout. Errors go up as they are; `exit` tells usage errors from failures.
+//! The commands: the dashboard (no subcommand), `snapshot`, `probe`, `events`, `export`, `record`,
+//! `replay`, `completions` and `man`, each run from its parsed arguments, and what they share:
+//! entering `--netns`, parsing the filter words, writing to stdout and notes to stderr. Errors go
+//! up as they are; `exit` tells usage errors from failures.
+
+/// Writes one line to stderr. A closed stderr (`2>&1 | head`, a reader that went away) must not
+/// stop a long-running command, so a failed write is dropped where `eprintln!` would panic.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod all_netns;
 mod completions;

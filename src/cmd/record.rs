@@ -25,11 +25,11 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     let (mut recorded, opened) = Recorded::open(&args.file, scope)?;
     let file = args.file.display();
     match opened {
-        Opened::Created => eprintln!("portradar: recording to {file}"),
+        Opened::Created => note!("portradar: recording to {file}"),
         Opened::Continued { tables, cut: 0 } => {
-            eprintln!("portradar: continuing {file} after its {tables} tables")
+            note!("portradar: continuing {file} after its {tables} tables")
         }
-        Opened::Continued { tables, cut } => eprintln!(
+        Opened::Continued { tables, cut } => note!(
             "portradar: continuing {file} after its {tables} tables; dropped {cut} bytes of a torn last frame"
         ),
     }
@@ -54,7 +54,7 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         }
     }
     if let Some((frames, bytes)) = recorded.written() {
-        eprintln!("portradar: recorded {frames} tables, {bytes} bytes, to {file}");
+        note!("portradar: recorded {frames} tables, {bytes} bytes, to {file}");
     }
     Ok(())
 }

@@ -97,7 +97,7 @@ fn watch(
         None
     } else {
         EventFeed::start()
-            .inspect_err(|e| eprintln!("portradar: {e}; event fields are null"))
+            .inspect_err(|e| note!("portradar: {e}; event fields are null"))
             .ok()
     };
     let refresher = match &feed {
@@ -125,7 +125,7 @@ fn watch(
         if let Some(feed) = feed.as_ref().filter(|_| !told_stopped)
             && let Some(reason) = lock(&feed.ledger()).stopped()
         {
-            eprintln!("portradar: {reason}; event counts stop here");
+            note!("portradar: {reason}; event counts stop here");
             told_stopped = true;
         }
         if !told {
@@ -156,7 +156,7 @@ fn from_recording(
 ) -> Result<()> {
     let recording = Recording::open(path)?;
     if let Some(t) = recording.truncation {
-        eprintln!("{}", truncation_note(path, t));
+        note!("{}", truncation_note(path, t));
     }
     let at = match &args.at {
         Some(text) => Some(when::parse(text, recording.start())?),
@@ -229,7 +229,7 @@ pub(super) fn tell_fallback(snap: &Snapshot) -> bool {
     let Some(reason) = &snap.meta.fallback else {
         return false;
     };
-    eprintln!(
+    note!(
         "portradar: sock_diag netlink unavailable ({reason}); reading /proc/net/tcp and /proc/net/tcp6 instead"
     );
     true
