@@ -71,20 +71,7 @@ fn a_watch_counts_the_picks_and_failures_of_a_child_exhausting_the_range() {
     assert_eq!(first["events"]["source"], "bpf", "{first}");
     assert_eq!(first["events"]["failures"], 0, "{first}");
     // Six connect()s: four get the four ports, two fail.
-    let connects: String = (3..9)
-        .map(|fd| format!("exec {fd}<>/dev/tcp/127.0.0.1/50001; "))
-        .collect();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "bash", "-c", &connects])
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run the client");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let failed = stderr
-        .lines()
-        .filter(|l| l.contains("connect: Cannot assign requested address"))
-        .count() as u64;
-    assert!(failed >= 1, "the range was exhausted: {stderr}");
+    let failed = ns.exhaust(50001, 6);
     let counted = loop {
         let snap = watch
             .next()

@@ -520,20 +520,7 @@ fn connect_failures_of_a_child_exhausting_the_range_are_served() {
         Some(0.0)
     );
     // Six connect()s: four get the four ports, two fail.
-    let connects: String = (3..9)
-        .map(|fd| format!("exec {fd}<>/dev/tcp/127.0.0.1/50002; "))
-        .collect();
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name, "bash", "-c", &connects])
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run the client");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let failed = stderr
-        .lines()
-        .filter(|l| l.contains("connect: Cannot assign requested address"))
-        .count() as f64;
-    assert!(failed >= 1.0, "the range was exhausted: {stderr}");
+    let failed = ns.exhaust(50002, 6) as f64;
     let text = ns.run(|| scrape_at_least(addr, "portradar_connect_failures_total", failed));
     let series = r#"portradar_destination_connect_failures_total{src="127.0.0.1",dst="127.0.0.1",dport="50002"}"#;
     assert!(

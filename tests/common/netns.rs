@@ -45,6 +45,27 @@ impl Netns {
         self.sysctl("net.ipv4.tcp_tw_reuse", &tw_reuse.to_string());
     }
 
+    /// A bash child in the namespace opens `tries` connections to 127.0.0.1:`port` and holds them
+    /// until it exits: returns how many of its connect()s failed with EADDRNOTAVAIL ("Cannot assign
+    /// requested address").
+    pub fn exhaust(&self, port: u16, tries: usize) -> u64 {
+        let connects: String = (3..3 + tries)
+            .map(|fd| format!("exec {fd}<>/dev/tcp/127.0.0.1/{port}; "))
+            .collect();
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.name, "bash", "-c", &connects])
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run the client");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let failed = stderr
+            .lines()
+            .filter(|l| l.contains("connect: Cannot assign requested address"))
+            .count() as u64;
+        assert!(failed >= 1, "the range was exhausted: {stderr}");
+        failed
+    }
+
     /// Runs `f` on a thread that has entered the namespace (sockets it opens live there).
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
         let path = self.path();
