@@ -7,7 +7,7 @@ use crate::cli::ExportArgs;
 use anyhow::{Context, Result, bail};
 use portradar::collect::namespaces;
 use portradar::export::{self, DEFAULT_LISTEN, Options};
-use portradar::refresh::{EventFeed, Refresher};
+use portradar::refresh::Refresher;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -49,16 +49,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         filter,
     );
     // Attached before the first refresh, so the first exposition already counts failures.
-    let feed = if args.no_events {
-        None
-    } else {
-        EventFeed::start()
-            .inspect_err(|e| note!("portradar: {e}; no connect() failure metrics"))
-            .ok()
-    };
-    let refresher = match &feed {
-        Some(feed) => refresher.with_events(feed.ledger()),
-        None => refresher,
-    };
+    let (refresher, _feed) =
+        super::with_events(refresher, args.no_events, "no connect() failure metrics");
     Ok(export::run(refresher, options, &stop)?)
 }

@@ -25,6 +25,7 @@ mod snapshot;
 use crate::cli::{Cli, Command, SocketScope};
 use anyhow::{Context, Result};
 use portradar::filter::Filter;
+use portradar::refresh::{EventFeed, Refresher};
 use std::io::{self, Write};
 
 /// Runs the command the command line asks for.
@@ -66,5 +67,25 @@ fn write_stdout(what: &str, write: impl FnOnce(&mut dyn Write) -> io::Result<()>
     match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         result => result.with_context(|| format!("writing {what}")),
+    }
+}
+
+/// Attaches allocator events to `refresher` before its first refresh, unless `no_events`. When
+/// they are unavailable, one note says why and what goes without (`without`). The feed returned
+/// must outlive the refreshes.
+fn with_events(
+    refresher: Refresher,
+    no_events: bool,
+    without: &str,
+) -> (Refresher, Option<EventFeed>) {
+    if no_events {
+        return (refresher, None);
+    }
+    match EventFeed::start() {
+        Ok(feed) => (refresher.with_events(feed.ledger()), Some(feed)),
+        Err(e) => {
+            note!("portradar: {e}; {without}");
+            (refresher, None)
+        }
     }
 }

@@ -15,7 +15,7 @@ use portradar::output::{self, json::Layout, json::SocketList};
 use portradar::record::{Player, Recording, Truncation, when};
 use portradar::refresh::Refresh;
 use portradar::refresh::feed::lock;
-use portradar::refresh::{EventFeed, Refresher, Start, Worker};
+use portradar::refresh::{Refresher, Start, Worker};
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -93,17 +93,7 @@ fn watch(
 ) -> Result<()> {
     let stop = stop_on_signals().context("installing signal handlers")?;
     // Attached before the first refresh, so the first snapshot printed means events are live.
-    let feed = if args.no_events {
-        None
-    } else {
-        EventFeed::start()
-            .inspect_err(|e| note!("portradar: {e}; event fields are null"))
-            .ok()
-    };
-    let refresher = match &feed {
-        Some(feed) => refresher.with_events(feed.ledger()),
-        None => refresher,
-    };
+    let (refresher, feed) = super::with_events(refresher, args.no_events, "event fields are null");
     let start = Start {
         interval: every,
         sockets: args.sockets,
