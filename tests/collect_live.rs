@@ -661,7 +661,7 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
-fn a_steady_netlink_refresh_allocates_nothing() {
+fn a_steady_netlink_refresh_allocates_nothing_per_socket() {
     let l = listener("127.0.0.1");
     let _pairs: Vec<_> = (0..50).map(|_| pair(&l)).collect();
     let mut collector = Collector::open();
@@ -680,13 +680,18 @@ fn a_steady_netlink_refresh_allocates_nothing() {
     collector.collect(&query, &mut table).unwrap();
     let allocations = ALLOCATIONS.with(|n| n.get()) - before;
     assert!(table.records.len() > 100);
-    assert_eq!(
-        allocations,
-        0,
-        "a refresh of {} sockets",
+    // Nothing per socket. When the last bind-side reading was slow (a busy machine), it is read on a
+    // thread of its own, and starting that thread costs this one a few allocations: a constant.
+    assert!(
+        allocations <= THREAD_START_ALLOCATIONS,
+        "a refresh of {} sockets made {allocations} allocations",
         table.records.len()
     );
 }
+
+/// What starting one scoped thread allocates in the thread that starts it (its handle, its result
+/// slot, its closure), with room to spare: far fewer than one per socket of the refresh above.
+const THREAD_START_ALLOCATIONS: u64 = 8;
 
 #[test]
 fn ss_timers_read_as_iproute2_prints_them() {
