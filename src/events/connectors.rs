@@ -3,7 +3,9 @@
 //! has no inode, and a short-lived connection is gone before a process walk finds it.
 //!
 //! Bounded ([`MAX_CONNECTORS`]) and aged: an entry stays while its connection is in the dumps
-//! ([`Connectors::seen`]) and [`KEEP_NS`] after, a TIME_WAIT's minute and some refreshes.
+//! ([`Connectors::seen`]) and [`KEEP_NS`] after, a TIME_WAIT's minute and some refreshes. A full
+//! map is swept for aged entries at most every [`SWEEP_EVERY_NS`] between dumps: under churn
+//! faster than the map holds, a sweep per connect() would walk the whole map each time.
 
 use crate::socket::Endpoint;
 use rustc_hash::FxHashMap;
@@ -12,6 +14,8 @@ use rustc_hash::FxHashMap;
 pub const MAX_CONNECTORS: usize = 1 << 16;
 /// How long an entry outlives the last dump its connection was in (or its connect()).
 pub const KEEP_NS: u64 = 70 * 1_000_000_000;
+/// How often a full map looks for aged entries to make room for a newcomer.
+pub const SWEEP_EVERY_NS: u64 = 1_000_000_000;
 
 /// Who connected, and when its connection was last known to exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +29,8 @@ struct Connector {
 #[derive(Clone, Debug, Default)]
 pub struct Connectors {
     by_ends: FxHashMap<(Endpoint, Endpoint), Connector>,
+    /// When a full map may be swept again.
+    next_sweep_ns: u64,
 }
 
 impl Connectors {
@@ -43,7 +49,10 @@ impl Connectors {
             seen_ns: now_ns,
         };
         if self.by_ends.len() >= MAX_CONNECTORS && !self.by_ends.contains_key(&(local, remote)) {
-            self.forget_before(now_ns.saturating_sub(KEEP_NS));
+            if now_ns >= self.next_sweep_ns {
+                self.forget_before(now_ns.saturating_sub(KEEP_NS));
+                self.next_sweep_ns = now_ns.saturating_add(SWEEP_EVERY_NS);
+            }
             if self.by_ends.len() >= MAX_CONNECTORS {
                 return;
             }
@@ -78,7 +87,10 @@ impl Connectors {
             .into_iter()
             .filter_map(|ends| Some((ends, self.by_ends.get(&ends)?.clone())))
             .collect();
-        Connectors { by_ends }
+        Connectors {
+            by_ends,
+            next_sweep_ns: 0,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -155,6 +167,28 @@ mod tests {
         c.connected(l, r, 2, "new", KEEP_NS + S);
         assert_eq!(c.get(l, r), Some((2, "new")));
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn a_full_map_is_swept_at_most_once_a_second() {
+        let mut c = Connectors::default();
+        for port in 0..MAX_CONNECTORS {
+            let (l, r) = ends(port as u16);
+            c.connected(l, r, 1, "old", port as u64);
+        }
+        let newcomer = |port| (ends(port).0, Endpoint::new("10.0.0.3".parse().unwrap(), 80));
+        // A sweep now frees nothing (no entry is older than KEEP_NS yet)...
+        let (l, r) = newcomer(1);
+        c.connected(l, r, 2, "new", KEEP_NS - 1);
+        assert_eq!(c.get(l, r), None);
+        // ...and the next waits a second, though entries have aged meanwhile.
+        let (l, r) = newcomer(2);
+        c.connected(l, r, 2, "new", KEEP_NS + 1_000);
+        assert_eq!(c.get(l, r), None, "no sweep within the second");
+        let (l, r) = newcomer(3);
+        c.connected(l, r, 2, "new", KEEP_NS - 1 + SWEEP_EVERY_NS);
+        assert_eq!(c.get(l, r), Some((2, "new")), "swept a second later");
+        assert!(c.len() < MAX_CONNECTORS);
     }
 
     #[test]
