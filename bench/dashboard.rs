@@ -243,7 +243,12 @@ fn measure(args: &DashboardArgs, pid: u32, shared: &Shared, writer: &mut dyn Wri
     crate::sample("dash_window", window);
     crate::sample("dash_cpu", 100.0 * ticks as f64 / hz / window);
     // The view's age: the gaps between changes, up to the window's end for the last one.
-    let seen: Vec<Instant> = s.changes.iter().copied().filter(|t| *t >= start).collect();
+    let seen: Vec<Instant> = s
+        .changes
+        .iter()
+        .copied()
+        .filter(|t| (start..=end).contains(t))
+        .collect();
     crate::sample("dash_refreshes", seen.len());
     let mut gaps = Vec::new();
     let mut last = s.changes.iter().copied().rfind(|t| *t < start);
