@@ -17,6 +17,10 @@
 //! several rounds and prints `metric<TAB>target<TAB>value` rows (medians; maxima for memory and the
 //! slowest refresh), which `run.sh` joins into a table.
 //!
+//! `measure dashboard --netns NS --portradar BIN` runs the live dashboard in a pseudo-terminal on
+//! the table of NS and prints its CPU over a window, how often its view changed, and how fast keys
+//! change its screen (see `dashboard.rs`); `report` turns those samples into rows too.
+//!
 //! `measure connects --netns NS [--rate R]` makes connections on loopback in NS, in a tight loop or
 //! at R a second, and prints how many it made a second (`bench/events.sh`: the cost of allocator
 //! events; see `connects.rs`).
@@ -25,6 +29,7 @@
 //! `ip netns exec`.
 
 mod connects;
+mod dashboard;
 
 use anyhow::{Context, Result, bail, ensure};
 use clap::Parser;
@@ -61,6 +66,8 @@ enum Cli {
     },
     /// Make connections on loopback in a namespace, as fast as possible or at a rate.
     Connects(connects::ConnectsArgs),
+    /// Run the dashboard in a pseudo-terminal on a namespace; print its CPU, refreshes and key times.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +101,7 @@ fn main() -> Result<()> {
         Cli::Round(args) => round(&args),
         Cli::Report { samples, dst } => report(&std::fs::read_to_string(samples)?, &dst),
         Cli::Connects(args) => connects::connects(&args),
+        Cli::Dashboard(args) => dashboard::dashboard(&args),
     }
 }
 
@@ -387,11 +395,101 @@ fn report(samples: &str, dst: &str) -> Result<()> {
             "",
             secs(med("empty_netns")),
         ),
+        (
+            &*format!(
+                "dashboard CPU (`portradar -N NS`, {}x{} pty), {:.0} connections/s coming and going, {:.0} s",
+                SCREEN.0,
+                SCREEN.1,
+                med("churn_per_s"),
+                med("dash_window"),
+            ),
+            "< 20% of a core",
+            verdict(
+                format!("{:.1}%", med("dash_cpu")),
+                med("dash_cpu") < DASHBOARD_CPU,
+            ),
+        ),
+        (
+            "its view: refreshes in that window (header's socket total changing)",
+            "",
+            view_age(&get),
+        ),
+        (
+            "its socket total, start → end of that window (with the churn's TIME_WAIT)",
+            "",
+            format!(
+                "{:.0} → {:.0}",
+                med("dash_sockets_start"),
+                med("dash_sockets_end")
+            ),
+        ),
+        (
+            &*format!(
+                "key to screen change (`?` opens / closes the help), {} keys",
+                get("dash_key").len()
+            ),
+            "< 50 ms",
+            key_response(get("dash_key")),
+        ),
+        (
+            "load average (1 min) at the end of that window",
+            "",
+            format!(
+                "{:.2} on {} CPUs",
+                med("dash_load"),
+                std::thread::available_parallelism().map_or(0, usize::from)
+            ),
+        ),
     ];
     for (metric, target, value) in rows {
         println!("{metric}\t{target}\t{value}");
     }
     Ok(())
+}
+
+/// The dashboard's CPU target, percent of one core.
+const DASHBOARD_CPU: f64 = 20.0;
+/// The key response target, seconds.
+const KEY_RESPONSE: f64 = 0.050;
+
+/// `value`, and whether it met its target.
+fn verdict(value: String, met: bool) -> String {
+    format!("{value} ({})", if met { "met" } else { "not met" })
+}
+
+/// How often the dashboard's view changed in the window, and the longest it stood still; with the
+/// interval its header states.
+fn view_age<'a>(get: &impl Fn(&str) -> &'a [f64]) -> String {
+    let refreshes = median(get("dash_refreshes"));
+    let window = median(get("dash_window"));
+    let stated = |key: &str| match get(key) {
+        [] => None,
+        states => Some(secs(median(states))),
+    };
+    let header = match (stated("dash_header_every"), stated("dash_header_stretched")) {
+        (Some(every), Some(stretched)) => {
+            format!("header: every {every}, stretched to {stretched}")
+        }
+        (Some(every), None) => format!("header: every {every}"),
+        (None, Some(stretched)) => format!("header: stretched to {stretched}"),
+        (None, None) => "the header states no interval".into(),
+    };
+    format!(
+        "{refreshes:.0} in {window:.0} s: every {}, longest still {}; {header}",
+        secs(window / refreshes),
+        secs(max(get("dash_gap"))),
+    )
+}
+
+/// Median and worst key response, each against the target.
+fn key_response(keys: &[f64]) -> String {
+    let (med, worst) = (median(keys), max(keys));
+    let verdict = match (med < KEY_RESPONSE, worst < KEY_RESPONSE) {
+        (true, true) => "met",
+        (true, false) => "median met, worst not",
+        _ => "not met",
+    };
+    format!("{} median, max {} ({verdict})", secs(med), secs(worst))
 }
 
 /// Times `f`, failing when it fails.

@@ -13,9 +13,9 @@
 #   SOAK_RECORD_ARGS=...      arguments after `portradar record -N NS` (default: `-o FILE` in the work dir)
 #
 # The table lives in a private network namespace: the load generator's connections, plus the churn
-# (a Python client and server in the namespace, four destinations, each connection closed by the
-# client, so about RATE x 60 TIME_WAIT sockets stand at any time). `export` and `record` are run only when this
-# portradar has them (otherwise a note says they were skipped).
+# (bench/churn.py: a Python client and server in the namespace, four destinations, each connection
+# closed by the client, so about RATE x 60 TIME_WAIT sockets stand at any time). `export` and
+# `record` are run only when this portradar has them (otherwise a note says they were skipped).
 #
 # Writes bench/soak-DATE.csv (time_s,process,rss_kib,cpu_percent,fds: one row per process per sample)
 # and appends a summary to bench/RESULTS.md: for each process, RSS and descriptors at the end of
@@ -82,44 +82,7 @@ done
 echo "soak: $(cat "$work/loadgen.out")" >&2
 
 # The churn: RATE connections a second to a listener in the namespace, each closed by the client.
-cat >"$work/churn.py" <<'EOF'
-import signal, socket, sys, threading, time
-rate = int(sys.argv[1])
-# Four destinations, so that TIME_WAIT (about 60 s of churn) spreads over four port spaces.
-dests = [(f"127.0.2.{i}", 8080) for i in range(1, 5)]
-def serve(server):
-    while True:
-        conn, _ = server.accept()
-        conn.close()
-for dest in dests:
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(dest)
-    server.listen(4096)
-    threading.Thread(target=serve, args=(server,), daemon=True).start()
-done = 0
-start = time.monotonic()
-stop = False
-def on_term(*_):
-    global stop
-    stop = True
-signal.signal(signal.SIGTERM, on_term)
-while not stop:
-    due = start + done / rate
-    now = time.monotonic()
-    if due > now:
-        time.sleep(due - now)
-    try:
-        c = socket.create_connection(dests[done % len(dests)])
-        c.close()
-    except OSError as e:
-        print(f"churn: {e}", file=sys.stderr)
-        time.sleep(0.01)
-    done += 1
-elapsed = time.monotonic() - start
-print(f"{done} connections in {elapsed:.0f} s: {done / elapsed:.0f}/s", flush=True)
-EOF
-ip netns exec "$ns" python3 "$work/churn.py" "$rate" >"$work/churn.out" 2>"$work/churn.err" &
+ip netns exec "$ns" python3 bench/churn.py "$rate" >"$work/churn.out" 2>"$work/churn.err" &
 churn=$!
 
 # The processes under watch.
