@@ -10,7 +10,7 @@
 #   SOAK_ESTABLISHED=5000     connections held for the whole run by the load generator (examples/loadgen)
 #   SOAK_INTERVAL=10          seconds between samples
 #   SOAK_EXPORT_ARGS=...      arguments after `portradar export -N NS` (default: none)
-#   SOAK_RECORD_ARGS=...      arguments after `portradar record -N NS` (default: `-o FILE` in the work dir)
+#   SOAK_RECORD_ARGS=...      arguments after `portradar record -N NS` (default: a file in the work dir)
 #
 # The table lives in a private network namespace: the load generator's connections, plus the churn
 # (bench/churn.py: a Python client and server in the namespace, four destinations, each connection
@@ -100,7 +100,7 @@ else
 fi
 if "$portradar" help record >/dev/null 2>&1; then
     # shellcheck disable=SC2086
-    "$portradar" record -N "$ns" ${SOAK_RECORD_ARGS:--o $work/soak.rec} >"$work/record.out" 2>&1 &
+    "$portradar" record -N "$ns" ${SOAK_RECORD_ARGS:-$work/soak.rec} >"$work/record.out" 2>&1 &
     pids+=($!)
     names+=(record)
 else
