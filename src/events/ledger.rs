@@ -7,8 +7,11 @@
 //! and hands back the occupancy it dumped ([`Ledger::set_occupancy`]), against which the skips of
 //! the next picks are counted; the UI reads the latest picks ([`Ledger::picks_after`]). Everything is
 //! bounded: destinations that had no event for a while are forgotten, and so are picks nobody took.
+//!
+//! The ledger also carries the namespace's state changes to the refresher ([`Ledger::changes`]), for
+//! the socket table it maintains between dumps, and what its last resync found.
 
-use super::{Connectors, Event, EventKind};
+use super::{Changes, Connectors, Event, EventKind};
 use crate::model::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
 use crate::pointer::{DestinationKey, PointerEstimate, PointerTracker, skip_run};
 use crate::portset::PortSet;
@@ -128,6 +131,7 @@ pub struct Ledger {
     stopped: Option<String>,
     /// Who connected each recent connection.
     connectors: Connectors,
+    changes: Changes,
 }
 
 impl Ledger {
@@ -146,7 +150,18 @@ impl Ledger {
             blocked: PortSet::new(),
             stopped: None,
             connectors: Connectors::default(),
+            changes: Changes::default(),
         }
+    }
+
+    /// The inode of the namespace whose events are kept.
+    pub fn netns(&self) -> u32 {
+        self.netns
+    }
+
+    /// The namespace's state changes not yet taken, for the maintained socket table.
+    pub fn changes(&mut self) -> &mut Changes {
+        &mut self.changes
     }
 
     /// Tallies one event; events of other namespaces and bound ports are left out.
