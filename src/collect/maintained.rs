@@ -6,16 +6,20 @@
 //! - into any state but CLOSE: the socket is updated, or added when its cookie is new (CLOSE→SYN_SENT
 //!   for connect(), LISTEN→SYN_RECV for the passive side's new socket); its ends are taken from the
 //!   change once their ports are set;
-//! - FIN_WAIT2→CLOSE or CLOSING→CLOSE: the socket enters TIME_WAIT, which has no event of its own
-//!   (the timewait socket keeps the cookie). It ends [`TIME_WAIT_NS`] later (plus
+//! - FIN_WAIT2→CLOSE or CLOSING→CLOSE: the socket becomes a timewait socket, which keeps the cookie
+//!   and has no event of its own. Usually that is TIME_WAIT; a closed socket whose peer has not sent
+//!   its FIN yet waits in a timewait socket too, which dumps show as FIN_WAIT2 until that FIN comes
+//!   (no event either): a resync counts that difference as untraced. It ends [`TIME_WAIT_NS`] later (plus
 //!   [`TIME_WAIT_LATE_NS`]: the kernel's timer wheel fires late, by up to its granularity, 2 s at
 //!   HZ=250), or at once when a new socket takes its 4-tuple over (tcp_tw_reuse, or a SYN reopening
 //!   a server-side TIME_WAIT): a 4-tuple is in one socket at a time;
 //! - any other change into CLOSE: the socket is gone.
 //!
-//! Some sockets never make an event: listeners (listen() sets LISTEN without the tracepoint), sockets
-//! bound but not connected (BOUND_INACTIVE) and request sockets (NEW_SYN_RECV). They come with the
-//! dumps only, and a resync counts them among the differences as "untraced".
+//! Some sockets never make an event: sockets bound but not connected (BOUND_INACTIVE), request
+//! sockets (NEW_SYN_RECV) and the FIN_WAIT2 timewait sockets above. They come with the dumps only, and a resync counts them among the
+//! differences as "untraced". Listeners do make one (CLOSE→LISTEN) on current kernels; where
+//! listen() sets the state without the tracepoint (older kernels), a new listener shows at the next
+//! resync and counts as a plain difference.
 //!
 //! A resync compares the table as maintained up to the dump with the dump, socket by socket
 //! ([`Diff`]). A dump is not atomic: it walks the hash tables for a while, and each change made
@@ -53,7 +57,8 @@ struct Slot {
 pub struct Maintained {
     /// Cookie → the socket's record.
     slots: FxHashMap<u64, Slot>,
-    /// Per record, index for index: when its TIME_WAIT ends (boot clock, ns), 0 in other states.
+    /// Per record, index for index: when its timewait socket ends (boot clock, ns), 0 for full
+    /// sockets.
     ends: Vec<u64>,
     /// The TIME_WAIT sockets by the hash of their 4-tuple ([`tuple_key`]) → cookie.
     time_wait: FxHashMap<u64, u64>,
@@ -70,7 +75,8 @@ pub struct Diff {
     pub extra: u64,
     /// In both, in another state.
     pub state: u64,
-    /// Of all those, the ones no event can show: listeners, BOUND_INACTIVE, NEW_SYN_RECV.
+    /// Of all those, the ones no event can show: BOUND_INACTIVE and NEW_SYN_RECV sockets, and
+    /// timewait sockets still in FIN_WAIT2.
     pub untraced: u64,
 }
 
@@ -117,7 +123,8 @@ impl Maintained {
 
     /// Starts over from the dump in `table`, read at about `dumped_ns` (boot clock): indexes its
     /// records by cookie, drops a second record of a cookie (a socket met twice by a walk), and
-    /// dates each TIME_WAIT's end from its remaining time.
+    /// dates each timewait socket's end (TIME_WAIT, or FIN_WAIT2 with the timewait timer) from its
+    /// remaining time.
     pub fn reset(&mut self, table: &mut Table, dumped_ns: u64) {
         self.slots.clear();
         self.ends.clear();
@@ -137,7 +144,7 @@ impl Maintained {
                 state: r.state,
             };
             self.slots.insert(r.cookie, slot);
-            if r.state == TcpState::TimeWait {
+            if is_timewait(&r) {
                 let end = dumped_ns + u64::from(r.expires_ms) * NS_PER_MS + TIME_WAIT_LATE_NS;
                 self.ends.push(end);
                 self.time_wait
@@ -197,20 +204,25 @@ impl Maintained {
             diff,
             explained: diff.untraced + in_window + self.ending_near(&table.records, window),
         };
+        self.start_over(table, window, since);
+        resync
+    }
+
+    /// Starts over from the dump in `table`, taken in `window` ([`Maintained::reset`]), and applies
+    /// `since`, the changes stamped from `window.from` on, oldest first: the dump may or may not
+    /// show each, and applying one again leaves the socket as it was.
+    pub fn start_over(&mut self, table: &mut Table, window: Window, since: &[Change]) {
         self.reset(table, window.start / 2 + window.end / 2);
         for c in since {
             self.apply(table, c);
         }
-        resync
     }
 
     /// The differences between the maintained states and `dump`.
     fn diff(&mut self, dump: &[SockRecord]) -> Diff {
-        let untraced = |s: TcpState| {
-            matches!(
-                s,
-                TcpState::Listen | TcpState::BoundInactive | TcpState::NewSynRecv
-            )
+        let untraced = |s: TcpState| matches!(s, TcpState::BoundInactive | TcpState::NewSynRecv);
+        let waiting_for_fin = |was: TcpState, r: &SockRecord| {
+            was == TcpState::TimeWait && r.state == TcpState::FinWait2
         };
         let mut d = Diff::default();
         self.seen.clear();
@@ -225,10 +237,10 @@ impl Maintained {
                     self.seen[slot.index as usize] = true;
                     if slot.state != r.state {
                         d.state += 1;
-                        // listen() on a bound socket, a bound one connecting.
                         d.untraced += u64::from(
-                            (untraced(slot.state) && slot.state != TcpState::Listen)
-                                || r.state == TcpState::Listen,
+                            untraced(slot.state)
+                                || untraced(r.state)
+                                || waiting_for_fin(slot.state, r),
                         );
                     }
                 }
@@ -237,8 +249,8 @@ impl Maintained {
         for slot in self.slots.values() {
             if !self.seen[slot.index as usize] {
                 d.extra += 1;
-                // close() of a bound socket makes no event; of a listener it does.
-                d.untraced += u64::from(slot.state == TcpState::BoundInactive);
+                // close() of a bound socket makes no event.
+                d.untraced += u64::from(untraced(slot.state));
             }
         }
         d
@@ -255,7 +267,7 @@ impl Maintained {
             .count();
         let walk = window.end.saturating_sub(window.start);
         let dumped = (dump.iter())
-            .filter(|r| r.state == TcpState::TimeWait)
+            .filter(|r| is_timewait(r))
             .filter(|r| u64::from(r.expires_ms) * NS_PER_MS <= walk + TIME_WAIT_SLACK_NS)
             .count();
         (maintained + dumped) as u64
@@ -347,6 +359,12 @@ impl Maintained {
             s.index = index(i);
         }
     }
+}
+
+/// A timewait socket (TIME_WAIT, or FIN_WAIT2 waiting for the peer's FIN after close()): the
+/// timewait timer runs on it, and it ends without an event.
+fn is_timewait(r: &SockRecord) -> bool {
+    r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait
 }
 
 /// A record's position as stored (a table holds far fewer than 2^32 sockets).
@@ -527,6 +545,37 @@ mod tests {
         assert_eq!(contents(&t).keys().copied().collect::<Vec<_>>(), [2]);
     }
 
+    #[test]
+    fn a_closed_socket_waiting_for_its_peers_fin_is_an_untraced_difference_and_ages() {
+        let (mut m, mut t) = (Maintained::new(), Table::new());
+        for (old, new) in [
+            (Close, SynSent),
+            (SynSent, Established),
+            (Established, FinWait1),
+        ] {
+            m.apply(&mut t, &change(1, old, new, 40000, 80));
+        }
+        // The ACK of its FIN: an orphan goes to FIN_WAIT2 and at once into a timewait socket.
+        m.apply(&mut t, &change(1, FinWait1, FinWait2, 40000, 80));
+        m.apply(&mut t, &change(1, FinWait2, Close, 40000, 80));
+        let mut waiting = record(1, FinWait2, 40000, 80);
+        waiting.timer = TimerKind::Timewait;
+        waiting.expires_ms = 59_000;
+        t = table_of(&[waiting]);
+        let window = Window {
+            from: 101 * S,
+            start: 101 * S,
+            end: 101 * S,
+        };
+        let r = m.resync(&mut t, window, &[]);
+        assert_eq!((r.diff.state, r.diff.untraced, r.explained), (1, 1, 1));
+        // From the dump on, it ends with its timer although no event comes.
+        m.age(&mut t, 160 * S + TIME_WAIT_LATE_NS - 1);
+        assert_eq!(m.len(), 1);
+        m.age(&mut t, 160 * S + TIME_WAIT_LATE_NS);
+        assert!(m.is_empty());
+    }
+
     /// A small deterministic generator (xorshift).
     struct Rng(u64);
 
@@ -593,12 +642,13 @@ mod tests {
             end: 11 * S,
         };
         assert_eq!(m.resync(&mut t, window, &[]), Resync::default());
-        // The dump: 1 closed meanwhile (traced), 2 moved on (traced), a listener appeared and the
-        // bound socket went (untraced), 5 is new and its change lies inside the window.
+        // The dump: 1 closed meanwhile and 2 moved on (events the table missed), a request socket
+        // appeared and the bound socket went (untraced), 5 is new and its change lies inside the
+        // window.
         t = table_of(&[
             record(2, CloseWait, 2, 80),
             record(3, Listen, 80, 0),
-            record(6, Listen, 81, 0),
+            record(6, NewSynRecv, 80, 4),
             record(5, Established, 3, 80),
         ]);
         let since = [

@@ -159,6 +159,11 @@ impl Ledger {
         self.netns
     }
 
+    /// The difference count of the last resync of the maintained socket table with a dump.
+    pub fn resync_differences(&self) -> Option<u64> {
+        self.changes.differences()
+    }
+
     /// The namespace's state changes not yet taken, for the maintained socket table.
     pub fn changes(&mut self) -> &mut Changes {
         &mut self.changes
@@ -224,6 +229,11 @@ impl Ledger {
     /// Sets the records lost so far.
     pub fn set_lost(&mut self, lost: u64) {
         self.lost = lost;
+    }
+
+    /// Records lost so far (a lost state change leaves the maintained table wrong until a resync).
+    pub fn lost(&self) -> u64 {
+        self.lost
     }
 
     /// Events stopped (the reader failed): says why from now on.
