@@ -30,7 +30,7 @@ mod record;
 mod source;
 
 pub use bpf::Watcher;
-pub use changes::{Change, Changes};
+pub use changes::{Change, Changes, MAX_QUEUED};
 pub use classify::Classifier;
 pub use clock::{BootClock, boottime_ns};
 pub use connectors::Connectors;

@@ -17,7 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// A refresh may use at most this share of the time between refreshes: a slower one stretches the
-/// interval, so portradar never eats more than about a quarter of a core.
+/// interval, so portradar never eats more than about a quarter of a core. The periodic full dump of
+/// a table kept from events does not stretch it ([`Refresh::stretches`]): its own period bounds
+/// its cost.
 const MAX_BUSY_SHARE: u32 = 4;
 
 /// The time from one refresh's start to the next, for the chosen `interval` and a refresh that took
