@@ -15,8 +15,7 @@ use super::feed::lock;
 use crate::collect::maintained::{Maintained, Resync, Window};
 use crate::collect::{CollectError, Collector, Query, Source, Table};
 use crate::events::{Change, Ledger, boottime_ns};
-use crate::socket::Family;
-use std::net::IpAddr;
+use crate::socket::SockRecord;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -193,9 +192,6 @@ impl Maintenance {
 
 /// Whether a change concerns the families `query` dumps.
 fn wanted(query: &Query, c: &Change) -> bool {
-    let family = match c.local.ip {
-        IpAddr::V4(_) => Family::Inet,
-        IpAddr::V6(_) => Family::Inet6,
-    };
-    query.families.contains(family)
+    let socket = SockRecord::new(c.local, c.remote, c.new);
+    query.families.contains(socket.family())
 }
