@@ -5,7 +5,10 @@
 //! listener and of a connection's two ends makes a record, TIME_WAIT excepted (the client's end
 //! shows FIN_WAIT2→CLOSE when it enters it).
 //!
-//! Then the table itself, at about 100,000 sockets (the load generator's) while a client in the same
+//! Then, on a quiet namespace, a resync after a listener, two connections and a closed one were made
+//! finds the table kept from their changes equal to the dump, TIME_WAIT included.
+//!
+//! Then the table under churn, at about 100,000 sockets (the load generator's) while a client in the same
 //! namespace connects and closes about a thousand times a second: at each resync the maintained
 //! table is compared with a fresh dump, and the count of sockets present on one side only or in
 //! another state must stay within what the dump's non-atomicity explains. A dump walks the kernel's
@@ -22,10 +25,10 @@
 mod common;
 
 use common::loadgen::{LoadGen, Stop};
-use common::{Netns, have_root, serve_until_eof};
+use common::{Netns, have_root, serve_until_eof, ss_in};
 use portradar::collect::Families;
 use portradar::collect::netns::{NetnsSpec, enter};
-use portradar::events::EventSource;
+use portradar::events::{EventSource, boottime_ns};
 use portradar::refresh::feed::lock;
 use portradar::refresh::{EventFeed, Refresher};
 use std::collections::BTreeMap;
@@ -112,6 +115,78 @@ fn every_change_of_a_listener_and_a_connections_two_ends_is_traced() {
                 ],
             ]
         );
+    });
+}
+
+#[test]
+fn on_a_quiet_table_a_resync_finds_that_the_changes_made_it_exactly() {
+    let Some(ns) = Netns::for_test("evmquiet") else {
+        return;
+    };
+    ns.run(|| {
+        let plain = Refresher::new(None, Families::BOTH, None);
+        assert_eq!(plain.resyncs(), None, "without events: dumps as before");
+        let feed = EventFeed::start().expect("events load as root");
+        let mut refresher = Refresher::new(None, Families::BOTH, None).with_events(feed.ledger());
+        // Resync at every refresh (a dump here walks the host's shared table: never cheap enough
+        // to count on).
+        refresher.set_resync_period(Duration::ZERO);
+        refresher.refresh().expect("first refresh");
+        assert_eq!(
+            refresher.resyncs(),
+            Some((1, None)),
+            "nothing to compare yet"
+        );
+        // After the first dump: a listener, two connections held open, one closed by the client.
+        let listener = TcpListener::bind("127.0.0.1:50030").expect("listen");
+        let held: Vec<_> = (0..2)
+            .map(|_| {
+                let c = TcpStream::connect("127.0.0.1:50030").expect("connect");
+                (c, listener.accept().expect("accept").0)
+            })
+            .collect();
+        let client = TcpStream::connect("127.0.0.1:50030").expect("connect");
+        let (mut server, _) = listener.accept().expect("accept");
+        drop(client);
+        server.read_to_end(&mut Vec::new()).expect("read");
+        drop(server);
+        // The closing handshake ends in softirq context: wait for its last state.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(ss_in(&ns.name, "", &["state", "time-wait"]).len() == 1
+            && ss_in(&ns.name, "", &["state", "last-ack"]).is_empty())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the client's end reaches TIME_WAIT"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Every change made so far is queued once the event thread has read past now.
+        let made = boottime_ns();
+        while lock(&feed.ledger()).changes().caught_up() <= made {
+            assert!(Instant::now() < deadline, "the event thread reads");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let snapshot = refresher.refresh().expect("second refresh");
+        let (resyncs, last) = refresher.resyncs().unwrap();
+        assert_eq!(resyncs, 2);
+        let r = last.expect("compared");
+        assert_eq!((r.diff.total(), r.explained), (0, 0), "{r:?}");
+        let by_state: BTreeMap<String, u32> = snapshot
+            .totals
+            .nonzero()
+            .map(|(state, n)| (state.short_name().to_string(), n))
+            .collect();
+        assert_eq!(
+            by_state,
+            BTreeMap::from([
+                ("ESTAB".to_string(), 4),
+                ("LISTEN".to_string(), 1),
+                ("TIME-WAIT".to_string(), 1)
+            ])
+        );
+        assert_eq!(lock(&feed.ledger()).resync_differences(), Some(0));
+        drop(held);
     });
 }
 
