@@ -23,10 +23,12 @@ typedef unsigned long long __u64;
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
 
-// Kernel constants (uapi): address families, protocol, map types.
+// Kernel constants (uapi): address families, protocol, TCP states, map types.
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_RINGBUF 27
 
@@ -130,6 +132,15 @@ struct {
 		val;                                                                     \
 	})
 
+// The changes whose current task may be the socket's own, the only ones whose task is recorded:
+// connect() starting (CLOSE->SYN_SENT) and the changes out of SYN_SENT (a failed port search runs in
+// connect()'s caller; the others carry the port the classifier credits to that caller). Later
+// changes mostly run in softirq context, in whatever task was interrupted.
+static int in_callers_context(int oldstate, int newstate)
+{
+	return oldstate == TCP_SYN_SENT || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int inet_sock_set_state(__u64 *ctx)
 {
@@ -159,9 +170,11 @@ int inet_sock_set_state(__u64 *ctx)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->cookie = bpf_get_socket_cookie(sk);
-	e->cgroup = bpf_get_current_cgroup_id();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (in_callers_context(oldstate, newstate)) {
+		e->cgroup = bpf_get_current_cgroup_id();
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
 	READ(net, sk->__sk_common.skc_net.net);
 	READ(e->netns, net->ns.inum);
 	e->family = family;

@@ -16,7 +16,8 @@
 //! - any other change into CLOSE: the socket is gone.
 //!
 //! Some sockets never make an event: sockets bound but not connected (BOUND_INACTIVE), request
-//! sockets (NEW_SYN_RECV) and the FIN_WAIT2 timewait sockets above. They come with the dumps only, and a resync counts them among the
+//! sockets (NEW_SYN_RECV) and the FIN_WAIT2 timewait sockets above; and a TIME_WAIT can end early
+//! without one (an RST from the peer, with `tcp_rfc1337` 0, or a SYN reopening it). They come with the dumps only, and a resync counts them among the
 //! differences as "untraced". Listeners do make one (CLOSE→LISTEN) on current kernels; where
 //! listen() sets the state without the tracepoint (older kernels), a new listener shows at the next
 //! resync and counts as a plain difference.
@@ -75,8 +76,9 @@ pub struct Diff {
     pub extra: u64,
     /// In both, in another state.
     pub state: u64,
-    /// Of all those, the ones no event can show: BOUND_INACTIVE and NEW_SYN_RECV sockets, and
-    /// timewait sockets still in FIN_WAIT2.
+    /// Of all those, the ones no event can show: BOUND_INACTIVE and NEW_SYN_RECV sockets, timewait
+    /// sockets still in FIN_WAIT2, and TIME_WAIT sockets the kernel ended early (a peer's RST or SYN
+    /// ends one without an event).
     pub untraced: u64,
 }
 
@@ -249,8 +251,9 @@ impl Maintained {
         for slot in self.slots.values() {
             if !self.seen[slot.index as usize] {
                 d.extra += 1;
-                // close() of a bound socket makes no event.
-                d.untraced += u64::from(untraced(slot.state));
+                // close() of a bound socket makes no event, nor does the end of a TIME_WAIT: on its
+                // timer, or early on the peer's RST (`tcp_rfc1337` 0) or SYN.
+                d.untraced += u64::from(untraced(slot.state) || slot.state == TcpState::TimeWait);
             }
         }
         d
@@ -700,5 +703,8 @@ mod tests {
         t = table_of(&[dumped]);
         let r = m.resync(&mut t, window, &[]);
         assert_eq!((r.diff.missing, r.explained), (1, 1));
+        // A TIME_WAIT the kernel ended long before its time (a peer's RST): untraced.
+        let r = m.resync(&mut table_of(&[]), window, &[]);
+        assert_eq!((r.diff.extra, r.diff.untraced), (1, 1));
     }
 }

@@ -18,7 +18,7 @@ pub struct Change {
     /// The socket cookie (sock_diag's `idiag_cookie`).
     pub cookie: u64,
     /// cgroup v2 id of the task that made the change: the socket's own on CLOSE→SYN_SENT (connect()
-    /// runs in its caller), anyone's on later changes.
+    /// runs in its caller), anyone's out of SYN_SENT, 0 on the others.
     pub cgroup: u64,
     /// The ends as the socket had them at the change (port 0: not set yet).
     pub local: Endpoint,

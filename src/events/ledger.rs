@@ -164,6 +164,12 @@ impl Ledger {
         self.changes.differences()
     }
 
+    /// The boot-clock time before which every state change has been queued
+    /// ([`Changes::caught_up`]).
+    pub fn changes_caught_up(&self) -> u64 {
+        self.changes.caught_up()
+    }
+
     /// The namespace's state changes not yet taken, for the maintained socket table.
     pub fn changes(&mut self) -> &mut Changes {
         &mut self.changes

@@ -88,7 +88,7 @@ const GATHER: Duration = Duration::from_millis(10);
 
 /// The longest the thread sleeps without reading: each read tells the ledger that every change
 /// before it is queued ([`crate::events::Changes::caught_up`]), which a resync needs to know.
-const CATCH_UP: Duration = Duration::from_millis(50);
+const CATCH_UP: Duration = Duration::from_millis(20);
 
 /// Records events until `stop` is readable; a read failure is recorded as why events stopped.
 fn follow(source: &mut EventSource, ledger: &Mutex<Ledger>, stop: &UnixStream) {

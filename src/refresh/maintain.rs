@@ -25,6 +25,9 @@ pub const CHEAP_DUMP: Duration = Duration::from_millis(50);
 pub const RESYNC_PERIOD: Duration = Duration::from_secs(30);
 /// Resyncs take at most 1/this of a core: the period stretches to this many times the dump.
 pub const MAX_RESYNC_SHARE: u32 = 25;
+/// The longest a resync waits for the event thread to read the changes made while it dumped (it
+/// reads at least every 20 ms).
+const CATCH_UP_WAIT: Duration = Duration::from_millis(250);
 
 /// The maintained table's state between refreshes.
 pub struct Maintenance {
@@ -164,6 +167,7 @@ impl Maintenance {
             self.valid = false;
             return dumped;
         }
+        self.wait_for_changes_until(end);
         let overflowed = lock(&self.ledger).changes().take_into(&mut self.taken);
         self.since
             .extend(self.taken.drain(..).filter(|c| wanted(query, c)));
@@ -187,6 +191,26 @@ impl Maintenance {
         self.last_dump = Some((began, took));
         self.amortized = took >= CHEAP_DUMP;
         Ok(())
+    }
+}
+
+impl Maintenance {
+    /// Waits until the event thread has queued every change stamped before `ns` (boot clock), so
+    /// that the changes made while a dump ran are taken with it; at most [`CATCH_UP_WAIT`], and not
+    /// at all once events stopped.
+    fn wait_for_changes_until(&self, ns: u64) {
+        let deadline = Instant::now() + CATCH_UP_WAIT;
+        loop {
+            let ledger = lock(&self.ledger);
+            if ledger.stopped().is_some() || ledger.changes_caught_up() >= ns {
+                return;
+            }
+            drop(ledger);
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 
