@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT OR GPL-2.0
 //
-// portradar's allocator watcher: one ring-buffer record per connect()-related TCP state change, seen
-// at the `sock:inet_sock_set_state` tracepoint (BTF-typed, "tp_btf"; no kprobes, no fentry).
+// portradar's allocator watcher: one ring-buffer record per TCP state change, seen at the
+// `sock:inet_sock_set_state` tracepoint (BTF-typed, "tp_btf"; no kprobes, no fentry).
 //
-// Kept: CLOSE->SYN_SENT (connect() starts, in the caller's context), every change out of SYN_SENT (the
-// first one shows the port the kernel picked; SYN_SENT->CLOSE with port 0 is a failed port search),
-// and FIN_WAIT2/CLOSING->CLOSE (a full socket leaving for TIME_WAIT). The passive side (out of
-// LISTEN, into SYN_RECV) and the other states are dropped here, so they cost no record.
+// Every TCP transition of every namespace is kept: user space classifies the connect()-related ones
+// (CLOSE->SYN_SENT in the caller's context, the first change out of SYN_SENT with the picked port,
+// SYN_SENT->CLOSE with port 0 for a failed port search) and applies all of them, by socket cookie,
+// to the socket table it maintains between dumps (new sockets on CLOSE->SYN_SENT and LISTEN->SYN_RECV,
+// state changes, removals on ->CLOSE, TIME_WAIT on FIN_WAIT2/CLOSING->CLOSE).
 //
 // Self-contained on purpose: no system or libbpf headers, only the few kernel types it reads, marked
 // preserve_access_index so the loader relocates every field to the running kernel's BTF (CO-RE).
@@ -22,14 +23,12 @@ typedef unsigned long long __u64;
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
 
-// Kernel constants (uapi): address families, protocol, TCP states, map types, sk_userlocks bits.
+// Kernel constants (uapi): address families, protocol, TCP states, map types.
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define TCP_SYN_SENT 2
-#define TCP_FIN_WAIT2 5
 #define TCP_CLOSE 7
-#define TCP_CLOSING 11
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_RINGBUF 27
 
@@ -102,7 +101,7 @@ struct event {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
 // Records the ring buffer had no room for, per CPU.
@@ -133,13 +132,13 @@ struct {
 		val;                                                                     \
 	})
 
-static int wanted(int oldstate, int newstate)
+// The changes whose current task may be the socket's own, the only ones whose task is recorded:
+// connect() starting (CLOSE->SYN_SENT) and the changes out of SYN_SENT (a failed port search runs in
+// connect()'s caller; the others carry the port the classifier credits to that caller). Later
+// changes mostly run in softirq context, in whatever task was interrupted.
+static int in_callers_context(int oldstate, int newstate)
 {
-	if (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT)
-		return 1;
-	if (oldstate == TCP_SYN_SENT)
-		return 1;
-	return newstate == TCP_CLOSE && (oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING);
+	return oldstate == TCP_SYN_SENT || (oldstate == TCP_CLOSE && newstate == TCP_SYN_SENT);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -154,8 +153,6 @@ int inet_sock_set_state(__u64 *ctx)
 	struct event *e;
 	__u32 zero = 0;
 
-	if (!wanted(oldstate, newstate))
-		return 0;
 	READ(protocol, sk->sk_protocol);
 	if (protocol != IPPROTO_TCP)
 		return 0;
@@ -173,9 +170,11 @@ int inet_sock_set_state(__u64 *ctx)
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->cookie = bpf_get_socket_cookie(sk);
-	e->cgroup = bpf_get_current_cgroup_id();
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (in_callers_context(oldstate, newstate)) {
+		e->cgroup = bpf_get_current_cgroup_id();
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
 	READ(net, sk->__sk_common.skc_net.net);
 	READ(e->netns, net->ns.inum);
 	e->family = family;

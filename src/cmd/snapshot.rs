@@ -3,7 +3,9 @@
 //! object per line), until `--count` refreshes, SIGINT/SIGTERM or a closed pipe. A watch also
 //! watches the kernel's port allocator (allocator events, unless `--no-events`): picks and failed
 //! connect()s per destination, counted from the start; when events are unavailable, one line on
-//! stderr says why and their fields stay null.
+//! stderr says why and their fields stay null. With events, the watch's refresher keeps the socket
+//! table from the sockets' state changes between full dumps (`refresh::maintain`): on a large table
+//! only the first snapshot and a periodic resync pay for a dump.
 
 use super::{enter_netns, parse_filter};
 use crate::cli::{Format, SnapshotArgs};

@@ -33,6 +33,27 @@ impl Default for Cgroups {
 impl Cgroups {
     /// Appends the id of the next record (0: none).
     pub fn push(&mut self, id: u64) {
+        let at = self.intern(id);
+        self.of.push(at);
+    }
+
+    /// Sets the id of record `i` (no-op past the end).
+    pub fn set(&mut self, i: usize, id: u64) {
+        let at = self.intern(id);
+        if let Some(slot) = self.of.get_mut(i) {
+            *slot = at;
+        }
+    }
+
+    /// Removes record `i`'s id, the last record's taking its place (as `Vec::swap_remove`).
+    pub fn swap_remove(&mut self, i: usize) {
+        if i < self.of.len() {
+            self.of.swap_remove(i);
+        }
+    }
+
+    /// The index of `id` in the distinct ids, added when new.
+    fn intern(&mut self, id: u64) -> u32 {
         if id != self.last.0 {
             let ids = &mut self.ids;
             let at = *self.index.entry(id).or_insert_with(|| {
@@ -41,7 +62,7 @@ impl Cgroups {
             });
             self.last = (id, at);
         }
-        self.of.push(self.last.1);
+        self.last.1
     }
 
     /// The cgroup id of record `i`; 0 when it has none or `i` is past the end.
@@ -108,5 +129,19 @@ mod tests {
         assert!(c.is_empty());
         c.push(9);
         assert_eq!(c.id(0), 9);
+    }
+
+    #[test]
+    fn ids_can_be_set_and_removed_in_place() {
+        let mut c = Cgroups::default();
+        for id in [1, 2, 3] {
+            c.push(id);
+        }
+        c.set(0, 5);
+        c.swap_remove(1);
+        assert_eq!((c.len(), c.id(0), c.id(1)), (2, 5, 3));
+        c.swap_remove(9);
+        c.set(9, 1);
+        assert_eq!(c.len(), 2);
     }
 }

@@ -8,6 +8,7 @@
 
 mod bindside;
 mod cgroups;
+pub mod maintained;
 pub mod namespaces;
 mod netlink;
 pub mod netns;

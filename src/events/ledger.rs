@@ -7,8 +7,11 @@
 //! and hands back the occupancy it dumped ([`Ledger::set_occupancy`]), against which the skips of
 //! the next picks are counted; the UI reads the latest picks ([`Ledger::picks_after`]). Everything is
 //! bounded: destinations that had no event for a while are forgotten, and so are picks nobody took.
+//!
+//! The ledger also carries the namespace's state changes to the refresher ([`Ledger::changes`]), for
+//! the socket table it maintains between dumps, and what its last resync found.
 
-use super::{Connectors, Event, EventKind};
+use super::{Changes, Connectors, Event, EventKind};
 use crate::model::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
 use crate::pointer::{DestinationKey, PointerEstimate, PointerTracker, skip_run};
 use crate::portset::PortSet;
@@ -128,6 +131,7 @@ pub struct Ledger {
     stopped: Option<String>,
     /// Who connected each recent connection.
     connectors: Connectors,
+    changes: Changes,
 }
 
 impl Ledger {
@@ -146,7 +150,29 @@ impl Ledger {
             blocked: PortSet::new(),
             stopped: None,
             connectors: Connectors::default(),
+            changes: Changes::default(),
         }
+    }
+
+    /// The inode of the namespace whose events are kept.
+    pub fn netns(&self) -> u32 {
+        self.netns
+    }
+
+    /// The difference count of the last resync of the maintained socket table with a dump.
+    pub fn resync_differences(&self) -> Option<u64> {
+        self.changes.differences()
+    }
+
+    /// The boot-clock time before which every state change has been queued
+    /// ([`Changes::caught_up`]).
+    pub fn changes_caught_up(&self) -> u64 {
+        self.changes.caught_up()
+    }
+
+    /// The namespace's state changes not yet taken, for the maintained socket table.
+    pub fn changes(&mut self) -> &mut Changes {
+        &mut self.changes
     }
 
     /// Tallies one event; events of other namespaces and bound ports are left out.
@@ -209,6 +235,11 @@ impl Ledger {
     /// Sets the records lost so far.
     pub fn set_lost(&mut self, lost: u64) {
         self.lost = lost;
+    }
+
+    /// Records lost so far (a lost state change leaves the maintained table wrong until a resync).
+    pub fn lost(&self) -> u64 {
+        self.lost
     }
 
     /// Events stopped (the reader failed): says why from now on.

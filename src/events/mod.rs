@@ -2,13 +2,14 @@
 //! port search fails, as they happen.
 //!
 //! A small BPF program (bpf/allocator.bpf.c, compiled into bpf/allocator.bpf.o and embedded) on the
-//! `sock:inet_sock_set_state` tracepoint writes one record per connect()-related TCP state change into
-//! a ring buffer. The pieces, in data-flow order:
+//! `sock:inet_sock_set_state` tracepoint writes one record per TCP state change into a ring buffer. The pieces, in data-flow order:
 //! - [`Watcher`] (`bpf.rs`) checks the requirements, loads and attaches the program, and drains the
 //!   ring buffer; [`EventsError`] (`error.rs`) says in one line why events are unavailable.
 //! - [`Transition`] (`record.rs`) is one parsed record.
 //! - [`Classifier`] (`classify.rs`) turns transitions into [`Event`]s, pure and bounded.
 //! - [`EventSource`] (`source.rs`) puts the two together: events, one loss count, a wait.
+//! - [`Change`] and [`Changes`] (`changes.rs`): every state change of the namespace's sockets,
+//!   queued for the socket table maintained between dumps.
 //! - [`Ledger`] (`ledger.rs`) tallies one namespace's events for the dashboard and `snapshot
 //!   --watch`: counts per destination, picks since the last refresh, a pointer model fed per pick.
 //! - [`BootClock`] (`clock.rs`) maps the records' boot-time stamps to wall-clock time; `line.rs`
@@ -18,6 +19,7 @@
 //! callers choose which namespaces to show.
 
 mod bpf;
+mod changes;
 mod classify;
 mod clock;
 pub mod connectors;
@@ -28,6 +30,7 @@ mod record;
 mod source;
 
 pub use bpf::Watcher;
+pub use changes::{Change, Changes, MAX_QUEUED};
 pub use classify::Classifier;
 pub use clock::{BootClock, boottime_ns};
 pub use connectors::Connectors;

@@ -22,11 +22,12 @@ pub struct Transition {
     pub time_ns: u64,
     /// The socket cookie (sock_diag's `idiag_cookie`).
     pub cookie: u64,
-    /// cgroup v2 id of the task running when the state changed.
+    /// cgroup v2 id of the task running when the state changed; recorded for CLOSE→SYN_SENT and
+    /// the changes out of SYN_SENT only (0 for the others, which mostly run in softirq context).
     pub cgroup: u64,
-    /// Process id (tgid) of that task.
+    /// Process id (tgid) of that task (0 where the cgroup is).
     pub pid: u32,
-    /// Its command name.
+    /// Its command name (empty where the cgroup is 0).
     pub comm: String,
     /// Inode of the socket's network namespace.
     pub netns: u32,

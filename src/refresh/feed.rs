@@ -1,9 +1,11 @@
 //! The event thread of the live modes: attaches the allocator watcher once and records every event
-//! of this network namespace into a shared [`Ledger`] as it comes. The refresher takes from the
-//! ledger at each refresh ([`super::Refresher::with_events`]); the dashboard reads the latest picks
-//! from it between refreshes, so its needle moves on every pick.
+//! of this network namespace into a shared [`Ledger`] as it comes, with every state change of the
+//! namespace's sockets. The refresher takes from the ledger at each refresh
+//! ([`super::Refresher::with_events`]): the events, and the changes that maintain its socket table
+//! between dumps; the dashboard reads the latest picks from it between refreshes, so its needle
+//! moves on every pick.
 
-use crate::events::{EventSource, EventsError, Ledger};
+use crate::events::{Change, EventSource, EventsError, Ledger, boottime_ns};
 use crate::pointer::DestinationKey;
 use crate::portset::PortSet;
 use crate::settings::KernelSettings;
@@ -81,22 +83,35 @@ pub fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
 
 /// After a batch of records, how long the thread lets the next ones gather before it reads again:
 /// one wake-up per connection would cost more than the records themselves, and the ring buffer
-/// (about 10,000 records) holds far more than this many milliseconds of the busiest host's.
+/// (about 40,000 records) holds far more than this many milliseconds of the busiest host's.
 const GATHER: Duration = Duration::from_millis(10);
+
+/// The longest the thread sleeps without reading: each read tells the ledger that every change
+/// before it is queued ([`crate::events::Changes::caught_up`]), which a resync needs to know.
+const CATCH_UP: Duration = Duration::from_millis(20);
 
 /// Records events until `stop` is readable; a read failure is recorded as why events stopped.
 fn follow(source: &mut EventSource, ledger: &Mutex<Ledger>, stop: &UnixStream) {
     loop {
-        let wake = match source.wait(Some(stop.as_fd()), None) {
+        let wake = match source.wait(Some(stop.as_fd()), Some(CATCH_UP)) {
             Ok(wake) => wake,
             Err(e) => return lock(ledger).stop(format!("events stopped: {e}")),
         };
+        // Every record written before this stamp is read below.
+        let read_from = boottime_ns();
         let mut l = lock(ledger);
-        let records = source.read(|_, event| {
+        let netns = l.netns();
+        let records = source.read(|t, event| {
             if let Some(e) = event {
                 l.record(&e);
             }
+            if t.netns == netns
+                && let Some(change) = Change::of(t)
+            {
+                l.changes().push(change);
+            }
         });
+        l.changes().set_caught_up(read_from);
         match source.lost() {
             Ok(lost) => l.set_lost(lost),
             Err(e) => return l.stop(format!("events stopped: {e}")),

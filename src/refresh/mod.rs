@@ -2,9 +2,11 @@
 //! [`Snapshot`]. [`Refresher`] does one refresh at a time (a one-shot `portradar snapshot`, benches);
 //! [`worker`] runs refreshes on a thread of their own every interval and reports each one, and every
 //! live mode drives it: the dashboard and `snapshot --watch`. With allocator events, [`feed`] runs
-//! the event thread whose ledger the refresher reads at each refresh.
+//! the event thread whose ledger the refresher reads at each refresh, and [`maintain`] keeps the
+//! socket table from the state changes it carries, with a full dump only now and then.
 
 pub mod feed;
+pub mod maintain;
 pub mod namespaces;
 mod warnings;
 pub mod worker;
@@ -14,6 +16,7 @@ pub use warnings::with_causes;
 pub use worker::{Command, Refresh, Report, Sockets, Start, Worker, effective_interval};
 
 use crate::attribution::{Attribution, ProcessLookup};
+use crate::collect::maintained::Resync;
 use crate::collect::{
     Cgroups, CollectError, Collector, DumpFilter, Families, Query, Table, sysctl,
 };
@@ -22,8 +25,9 @@ use crate::filter::Filter;
 use crate::model::{self, History, Input, Meta, Snapshot};
 use crate::settings::PortRange;
 use crate::socket::{SockRecord, TcpState};
+use maintain::Maintenance;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use warnings::{LastSettings, NetnsWatch};
 
 /// Keeps the collector, its reusable table, the query (with its filter compiled) and the history
@@ -36,6 +40,8 @@ pub struct Refresher {
     netns: Option<String>,
     /// The allocator events' ledger, when events are live.
     events: Option<Arc<Mutex<Ledger>>>,
+    /// The table kept from the events' state changes, when events are live.
+    maintenance: Option<Maintenance>,
     /// Who holds the sockets: cgroups always, processes when asked for.
     attribution: Attribution,
     netns_watch: Option<NetnsWatch>,
@@ -59,6 +65,7 @@ impl Refresher {
             netns_watch: netns.as_deref().and_then(NetnsWatch::new),
             netns,
             events: None,
+            maintenance: None,
             attribution: Attribution::new(None),
             last_settings: LastSettings::default(),
         }
@@ -80,10 +87,34 @@ impl Refresher {
     }
 
     /// Adds what allocator events recorded in `ledger` to every refresh from now on (see
-    /// [`model::build_with_events`]), and tells the ledger each dump's port occupancy.
+    /// [`model::build_with_events`]), tells the ledger each dump's port occupancy, and keeps the
+    /// unfiltered table from the state changes between dumps ([`maintain`]).
     pub fn with_events(mut self, ledger: Arc<Mutex<Ledger>>) -> Refresher {
+        self.maintenance = Some(Maintenance::new(Arc::clone(&ledger)));
         self.events = Some(ledger);
         self
+    }
+
+    /// With events, resyncs a table that is expensive to dump every `period`, whatever a dump
+    /// costs (default: every [`maintain::RESYNC_PERIOD`], or 25 dumps' time when that is longer).
+    pub fn set_resync_period(&mut self, period: Duration) {
+        if let Some(m) = &mut self.maintenance {
+            m.set_period(period);
+        }
+    }
+
+    /// With events: resyncs so far, and what the last one that compared found.
+    pub fn resyncs(&self) -> Option<(u64, Option<Resync>)> {
+        self.maintenance.as_ref().map(Maintenance::resyncs)
+    }
+
+    /// Whether the last refresh's duration should stretch the interval: not when it was the
+    /// periodic full dump of an event-maintained table, whose cost the resync period spreads.
+    pub fn stretches(&self) -> bool {
+        !self
+            .maintenance
+            .as_ref()
+            .is_some_and(Maintenance::amortized)
     }
 
     /// Dumps with `filter` from now on: compiles it once, and starts a fresh history (rates and
@@ -91,6 +122,9 @@ impl Refresher {
     pub fn set_filter(&mut self, filter: Option<Filter>) {
         self.query.filter = filter.map(DumpFilter::new);
         self.history = History::default();
+        if let Some(m) = &mut self.maintenance {
+            m.invalidate();
+        }
     }
 
     /// The sockets of the last refresh.
@@ -103,7 +137,8 @@ impl Refresher {
         &self.table
     }
 
-    /// Reads the settings, dumps the table and aggregates it. Settings that cannot be read after a
+    /// Reads the settings, dumps the table (or, with events, brings the maintained one up to date)
+    /// and aggregates it. Settings that cannot be read after a
     /// first successful refresh are replaced by the last ones read, with a warning in the snapshot's
     /// meta, as is a watched namespace whose file is deleted.
     pub fn refresh(&mut self) -> Result<Snapshot, CollectError> {
@@ -114,7 +149,10 @@ impl Refresher {
             .settle(sysctl::read_settings(), &mut warnings)?;
         warnings.extend(self.netns_watch.as_ref().and_then(NetnsWatch::check));
         self.query.port_range = settings.port_range;
-        self.collector.collect(&self.query, &mut self.table)?;
+        match &mut self.maintenance {
+            Some(m) => m.update(&mut self.collector, &self.query, &mut self.table)?,
+            None => self.collector.collect(&self.query, &mut self.table)?,
+        }
         let input = Input {
             records: &self.table.records,
             listen_ports: &self.table.listen_ports,

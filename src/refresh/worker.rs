@@ -17,7 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// A refresh may use at most this share of the time between refreshes: a slower one stretches the
-/// interval, so portradar never eats more than about a quarter of a core.
+/// interval, so portradar never eats more than about a quarter of a core. The periodic full dump of
+/// a table kept from events does not stretch it ([`Refresh::stretches`]): its own period bounds
+/// its cost.
 const MAX_BUSY_SHARE: u32 = 4;
 
 /// The time from one refresh's start to the next, for the chosen `interval` and a refresh that took
@@ -34,6 +36,11 @@ pub trait Refresh {
     fn set_filter(&mut self, filter: Option<Filter>);
     /// The sockets of the last refresh.
     fn records(&self) -> &[SockRecord];
+    /// Whether the last refresh's duration stretches the interval ([`effective_interval`]): by
+    /// default it does.
+    fn stretches(&self) -> bool {
+        true
+    }
     /// The sockets of the last refresh copied for another thread, with their cgroups and holders
     /// when the refresher knows them (by default, the records alone).
     fn sockets(&self) -> Sockets {
@@ -64,6 +71,10 @@ impl Refresh for Refresher {
 
     fn records(&self) -> &[SockRecord] {
         Refresher::records(self)
+    }
+
+    fn stretches(&self) -> bool {
+        Refresher::stretches(self)
     }
 
     fn sockets(&self) -> Sockets {
@@ -223,7 +234,11 @@ impl<R: Refresh> Loop<R> {
             if self.reports.send(report).is_err() {
                 return;
             }
-            let next = effective_interval(self.start.interval, last_start.elapsed());
+            let next = if self.refresher.stretches() {
+                effective_interval(self.start.interval, last_start.elapsed())
+            } else {
+                self.start.interval
+            };
             due = (!self.paused).then_some(last_start + next);
         }
     }

@@ -110,6 +110,8 @@ pub struct App {
     pub(crate) events: Option<EventsStatus>,
     /// The latest pick taken from the events, by number.
     last_pick: u64,
+    /// How many sockets the table maintained from events differed by from the last full dump.
+    pub(crate) resync_differences: Option<u64>,
     /// Pointer estimates updated by picks since the snapshot on screen, per destination.
     live_pointers: HashMap<Endpoint, PointerEstimate>,
     /// Opened from another view, which Esc goes back to.
@@ -143,6 +145,7 @@ impl App {
             timeline: None,
             events: None,
             last_pick: 0,
+            resync_differences: None,
             live_pointers: HashMap::new(),
             nested: false,
         }
@@ -151,6 +154,14 @@ impl App {
     /// Says whether allocator events feed the dashboard (the header shows it).
     pub fn set_events(&mut self, status: EventsStatus) {
         self.events = Some(status);
+    }
+
+    /// Takes the difference count of the latest resync (the header shows it); returns whether it
+    /// changed.
+    pub fn set_resync_differences(&mut self, n: Option<u64>) -> bool {
+        let changed = self.resync_differences != n;
+        self.resync_differences = n;
+        changed
     }
 
     /// The number of the latest pick taken: ask the events for those after it.

@@ -1,5 +1,6 @@
 //! The header: host, kernel, netns, source, port range and size, reserved ports, filter, refresh
-//! interval and live/frozen on top; totals by state; then problems (a failed or slow refresh, why
+//! interval, events (and how far the table kept from them was from the last full dump) and
+//! live/frozen on top; totals by state; then problems (a failed or slow refresh, why
 //! netlink was given up for procfs).
 //! Items are packed into as few lines as the width allows and never split.
 
@@ -78,6 +79,9 @@ fn main_items(app: &App) -> Vec<Item> {
     items.push(Item::plain(format!("every {}", interval(app.interval))));
     if let Some(status) = &app.events {
         items.push(live::header_item(status, theme));
+    }
+    if let Some(n) = app.resync_differences {
+        items.push(Item::plain(format!("resync diff {}", thousands(n))));
     }
     items.push(if app.frozen {
         Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
@@ -233,5 +237,22 @@ mod tests {
             "{}",
             text(&app)
         );
+    }
+
+    #[test]
+    fn the_header_shows_the_last_resyncs_difference_count_once_there_was_one() {
+        let mut app = App::new(Config {
+            host: "h".into(),
+            interval: Duration::from_secs(1),
+            no_color: true,
+            ascii: false,
+            filter: None,
+        });
+        let text =
+            |app: &App| -> String { lines(app, 200, 8).iter().map(|l| l.to_string()).collect() };
+        assert!(!text(&app).contains("resync"));
+        assert!(app.set_resync_differences(Some(1234)));
+        assert!(!app.set_resync_differences(Some(1234)), "unchanged");
+        assert!(text(&app).contains("resync diff 1,234"), "{}", text(&app));
     }
 }
