@@ -147,3 +147,24 @@ impl Host {
             && self.families == other.families
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_body_reads_back_within_the_window_limit() {
+        // 8 MB that compress poorly, so that the writer uses its largest window.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let table: Vec<u8> = (0..8 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 64) as u8
+            })
+            .collect();
+        let frame = frame(Kind::Key, SystemTime::now(), &table).unwrap();
+        assert_eq!(body(&frame[PREFIX_LEN + FIXED_LEN..]), Some(table));
+    }
+}
