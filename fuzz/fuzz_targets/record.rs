@@ -75,8 +75,7 @@ fn read(path: &Path) {
     let (host, truncation) = (recording.host.clone(), recording.truncation);
     // The snapshot of the last table, as `snapshot --from` shows by default.
     let _ = Player::new(recording).snapshot_at(n - 1);
-    let last = walked;
-    let Some(last) = last else {
+    let Some(last) = walked else {
         return;
     };
     let (mut writer, opened) = Writer::open(path, &host).expect("continue the recording");
