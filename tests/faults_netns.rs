@@ -8,14 +8,14 @@
 mod common;
 
 use common::Netns;
+use common::nobody::{NobodysCopy, as_nobody_in_own_mounts, bind_in_mounts_of, unreadable_file};
 use portradar::collect::Families;
 use portradar::refresh::Refresher;
 use portradar::settings::PortRange;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
-const PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+use common::nobody::PORT_RANGE;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_portradar")
@@ -157,59 +157,6 @@ fn the_port_range_and_reserved_ports_changed_between_refreshes_show_in_the_next_
     });
 }
 
-/// A file nobody but root may read, to bind-mount over a `/proc/sys` file.
-fn unreadable_file(tag: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("portradar-{tag}-{}", std::process::id()));
-    std::fs::write(&path, "1 2\n").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    path
-}
-
-/// `portradar ARGS` as `nobody` in a private mount namespace (so mounts made in it stay there).
-fn as_nobody_in_own_mounts(bin: &NobodysCopy, args: &[&str]) -> Command {
-    let mut c = Command::new("unshare");
-    c.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        bin.path(),
-    ])
-    .args(args);
-    c
-}
-
-/// A copy of the binary that `nobody` can run (the build tree may be private to root), deleted on
-/// drop.
-struct NobodysCopy(std::path::PathBuf);
-
-impl NobodysCopy {
-    fn new(tag: &str) -> NobodysCopy {
-        let dir = std::env::temp_dir().join(format!("portradar-bin-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = dir.join("portradar");
-        std::fs::copy(bin(), &path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        NobodysCopy(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for NobodysCopy {
-    fn drop(&mut self) {
-        if let Some(dir) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-    }
-}
-
 #[test]
 fn unreadable_proc_sys_fails_a_one_shot_with_one_line() {
     if !common::have_root("unreadable_proc_sys_fails_a_one_shot_with_one_line") {
@@ -257,14 +204,7 @@ fn unreadable_proc_sys_under_a_watch_keeps_the_last_settings_and_says_so() {
     let first = watch.next().expect("a first snapshot");
     assert!(warnings(&first).is_empty(), "{first}");
     // Make the file unreadable in the watch's own mount namespace.
-    let pid = watch.child.id().to_string();
-    let mounted = Command::new("nsenter")
-        .args(["-t", &pid, "-m", "mount", "--bind"])
-        .arg(&file)
-        .arg(PORT_RANGE)
-        .status()
-        .unwrap();
-    assert!(mounted.success());
+    bind_in_mounts_of(watch.child.id(), &file, PORT_RANGE);
     let (rest, status, stderr) = watch.finish();
     std::fs::remove_file(&file).unwrap();
     assert!(status.success(), "{status}: {stderr}");

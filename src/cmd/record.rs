@@ -1,5 +1,6 @@
 //! `portradar record FILE`: a refresh every interval, each table appended to FILE, until
-//! `--duration`, SIGINT or SIGTERM; what it did goes to stderr.
+//! `--duration`, SIGINT or SIGTERM; what it did goes to stderr, and so do the faults it works
+//! around (the namespace deleted under it, settings it can no longer read) when they change.
 
 use super::enter_netns;
 use super::snapshot::stop_on_signals;
@@ -37,13 +38,22 @@ pub fn run(args: &RecordArgs) -> Result<()> {
     let end = args
         .duration
         .map(|s| Instant::now() + Duration::from_secs(s));
+    // How many warnings the last refresh had: they are told when that changes, not every refresh.
+    let mut warned = 0;
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let (_, failed) = recorded
+        let (snapshot, failed) = recorded
             .refresh_recorded()
             .context("reading the socket table")?;
         if let Some(e) = failed {
             return Err(e.into());
+        }
+        let warnings = &snapshot.meta.warnings;
+        if warnings.len() != warned {
+            for w in warnings {
+                note!("portradar: {w}");
+            }
+            warned = warnings.len();
         }
         let next = started + effective_interval(interval, started.elapsed());
         if end.is_some_and(|end| next > end) {

@@ -10,6 +10,7 @@ use super::codec::{Dec, DecodeError, Enc};
 use super::moment::{decode_settings, nanos, settings};
 use crate::collect::Families;
 use crate::settings::KernelSettings;
+use std::io::Read;
 use std::time::SystemTime;
 
 pub const MAGIC: &[u8; 8] = b"PORTRADR";
@@ -23,6 +24,10 @@ pub const FIXED_LEN: usize = 9;
 pub const MAX_FRAME: usize = 256 << 20;
 /// zstd level: fast, and small enough (see the README's size figure).
 const LEVEL: i32 = 3;
+/// The largest zstd window a body may ask its reader for, as a power of two: level 3 compresses
+/// with at most 2^21 bytes; a hostile frame asking more (up to 2^31) is refused before its window
+/// is allocated.
+const WINDOW_LOG_MAX: u32 = 23;
 
 /// The 16-byte header.
 pub fn header() -> [u8; HEADER_LEN] {
@@ -61,21 +66,34 @@ impl Kind {
 
 /// One frame as written: prefix, kind, time, compressed body.
 pub fn frame(kind: Kind, at: SystemTime, body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let compressed = zstd::bulk::compress(body, LEVEL)?;
+    Ok(seal(kind, at, &zstd::bulk::compress(body, LEVEL)?))
+}
+
+/// One frame around a body already compressed: prefix, kind, time, `compressed`.
+pub(super) fn seal(kind: Kind, at: SystemTime, compressed: &[u8]) -> Vec<u8> {
     let mut checked = Vec::with_capacity(FIXED_LEN + compressed.len());
     checked.push(kind.code());
     checked.extend_from_slice(&nanos(at).to_le_bytes());
-    checked.extend_from_slice(&compressed);
+    checked.extend_from_slice(compressed);
     let mut out = Vec::with_capacity(PREFIX_LEN + checked.len());
     out.extend_from_slice(&(checked.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&checked).to_le_bytes());
     out.extend_from_slice(&checked);
-    Ok(out)
+    out
 }
 
-/// A frame's body, decompressed; `None` when it does not decompress within [`MAX_FRAME`].
+/// A frame's body, decompressed; `None` when it does not decompress within [`MAX_FRAME`]. It is
+/// read as a stream, so that what it takes grows with what comes out: the size a frame's header
+/// claims is not taken on trust (a few bytes may claim [`MAX_FRAME`]).
 pub fn body(compressed: &[u8]) -> Option<Vec<u8>> {
-    zstd::bulk::decompress(compressed, MAX_FRAME).ok()
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed).ok()?;
+    decoder.window_log_max(WINDOW_LOG_MAX).ok()?;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_FRAME as u64 + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (out.len() <= MAX_FRAME).then_some(out)
 }
 
 /// The host frame: who recorded, where, how, and the settings at the start.
@@ -127,5 +145,26 @@ impl Host {
         self.hostname == other.hostname
             && self.netns == other.netns
             && self.families == other.families
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_body_reads_back_within_the_window_limit() {
+        // 8 MB that compress poorly, so that the writer uses its largest window.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let table: Vec<u8> = (0..8 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 64) as u8
+            })
+            .collect();
+        let frame = frame(Kind::Key, SystemTime::now(), &table).unwrap();
+        assert_eq!(body(&frame[PREFIX_LEN + FIXED_LEN..]), Some(table));
     }
 }

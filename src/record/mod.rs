@@ -23,6 +23,20 @@ pub use writer::{Opened, Writer};
 
 use std::path::PathBuf;
 
+/// What the fuzz target (`fuzz/`) needs beyond the reader's own interface: built only under
+/// `cfg(fuzzing)`, which cargo-fuzz sets.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use super::format::{self, Kind};
+    use std::time::SystemTime;
+
+    /// One frame around a body the caller compressed ([`format::frame`] makes a new zstd context
+    /// for each, too slow for a fuzzer's every run).
+    pub fn seal(kind: Kind, at: SystemTime, compressed: &[u8]) -> Vec<u8> {
+        format::seal(kind, at, compressed)
+    }
+}
+
 /// A keyframe at least this often, so that a seek decodes at most a minute of deltas.
 pub const KEYFRAME_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 

@@ -79,7 +79,8 @@ impl Recording {
         };
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
-        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        let buffer = usize::try_from(size).map_or(1 << 20, |size| size.min(1 << 20));
+        let mut reader = BufReader::with_capacity(buffer, &file);
         let mut header = [0u8; HEADER_LEN];
         if reader.read_exact(&mut header).is_err() || &header[..8] != format::MAGIC {
             return Err(RecordError::NotARecording { path: path.into() });
@@ -95,7 +96,7 @@ impl Recording {
         let mut host = None;
         let mut tables = Vec::new();
         let mut checked = Vec::new();
-        while let Some(entry) = next_frame(&mut reader, offset, &mut checked) {
+        while let Some(entry) = next_frame(&mut reader, offset, size, &mut checked) {
             if entry.kind == Kind::Host {
                 if host.is_some() {
                     break;
@@ -217,14 +218,22 @@ impl Recording {
     }
 }
 
-/// Reads the frame at `offset` into `checked` (its checked bytes); `None` at the end of the file
-/// or at a torn or damaged frame. The entry's `len` counts the prefix too.
-fn next_frame(reader: &mut impl Read, offset: u64, checked: &mut Vec<u8>) -> Option<Entry> {
+/// Reads the frame at `offset` of a file of `size` bytes into `checked` (its checked bytes);
+/// `None` at the end of the file or at a torn or damaged frame. The entry's `len` counts the
+/// prefix too. A length beyond the end of the file is a torn frame, found before its bytes are
+/// allocated.
+fn next_frame(
+    reader: &mut impl Read,
+    offset: u64,
+    size: u64,
+    checked: &mut Vec<u8>,
+) -> Option<Entry> {
     let mut prefix = [0u8; PREFIX_LEN];
     reader.read_exact(&mut prefix).ok()?;
     let len = u32::from_le_bytes(prefix[..4].try_into().ok()?) as usize;
     let crc = u32::from_le_bytes(prefix[4..].try_into().ok()?);
-    if !(FIXED_LEN..=MAX_FRAME).contains(&len) {
+    let left = size.saturating_sub(offset + PREFIX_LEN as u64);
+    if !(FIXED_LEN..=MAX_FRAME).contains(&len) || len as u64 > left {
         return None;
     }
     checked.resize(len, 0);

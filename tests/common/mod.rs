@@ -6,6 +6,7 @@
 pub mod allocator;
 pub mod loadgen;
 pub mod netns;
+pub mod nobody;
 pub mod pty;
 pub mod ss;
 

@@ -35,6 +35,15 @@ impl Netns {
         run("ip", &args)
     }
 
+    /// `command` run inside the namespace (`ip netns exec`), as the same process.
+    pub fn command(&self, command: &Command) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name])
+            .arg(command.get_program())
+            .args(command.get_args());
+        c
+    }
+
     pub fn sysctl(&self, key: &str, value: &str) {
         self.exec(&["sysctl", "-qw", &format!("{key}={value}")]);
     }
