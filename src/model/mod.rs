@@ -11,6 +11,7 @@ mod events;
 mod forecast;
 mod headroom;
 mod history;
+mod portgroups;
 mod portmap;
 mod recent;
 pub mod reuse;
