@@ -8,6 +8,7 @@
 //! socket replacing its request socket (NEW_SYN_RECV), and a socket turning into a timewait
 //! minisocket on a kernel that does not carry the cookie over.
 
+use super::portgroups::PortGroups;
 use super::recent::RecentPorts;
 use super::{Destination, Direction, Input, PortFacts};
 use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
@@ -37,7 +38,7 @@ pub struct History {
 }
 
 /// One connection of a table, sorted by tuple: 16 bytes, two of them per socket are kept.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Conn {
     tuple: u64,
     /// The socket cookie in the low 56 bits (0 when unknown: procfs, or a socket no dump has asked
@@ -111,10 +112,7 @@ pub(crate) struct Seen<'h> {
 impl History {
     /// Records this table's connections and returns what the previous refresh saw.
     pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
-        self.next.clear();
-        self.next
-            .extend(records.iter().filter(|r| holds_tuple(r)).map(Conn::of));
-        self.next.sort_unstable_by_key(|s| s.tuple);
+        self.next = sorted_connections(records, std::mem::take(&mut self.next));
         // This table's connections become `prev` for the next refresh; `next` now holds the old ones.
         std::mem::swap(&mut self.prev, &mut self.next);
         new_connections(&self.prev, &self.next, &mut self.fresh);
@@ -263,6 +261,18 @@ fn keep_newest(kept: &mut Vec<Allocation>) {
     kept.sort_by_key(|a| a.inode);
     let excess = kept.len().saturating_sub(pointer::HISTORY);
     kept.drain(..excess);
+}
+
+/// The connections of `records` sorted by tuple, in the allocation of `buffer`: grouped by the top
+/// 16 bits of their tuple hash (well mixed, so a group holds a handful even in a million), then each
+/// group sorted.
+fn sorted_connections(records: &[SockRecord], buffer: Vec<Conn>) -> Vec<Conn> {
+    let conns = records.iter().filter(|r| holds_tuple(r)).map(Conn::of);
+    let mut groups = PortGroups::from_pairs_in(conns.map(|c| ((c.tuple >> 48) as u16, c)), buffer);
+    for group in groups.groups_mut() {
+        group.sort_unstable_by_key(|c| c.tuple);
+    }
+    groups.into_items()
 }
 
 /// Fills `out` with the tuples of `now` that are new connections since `before` (both sorted by

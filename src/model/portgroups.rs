@@ -1,5 +1,5 @@
-//! Items grouped by a port with a counting sort: two linear passes and no comparison, where sorting
-//! the items of a million-socket table would cost far more.
+//! Items grouped by a port (or any 16-bit key) with a counting sort: two linear passes and no
+//! comparison, where sorting the items of a million-socket table would cost far more.
 
 /// Number of possible ports.
 const PORTS: usize = 1 << 16;
@@ -14,6 +14,11 @@ pub(crate) struct PortGroups<T> {
 impl<T: Copy + Default> PortGroups<T> {
     /// Room for one item per port of `ports` (in any order), to be filled with [`PortGroups::place`].
     pub fn with_counts(ports: impl Iterator<Item = u16>) -> PortGroups<T> {
+        PortGroups::with_counts_in(ports, Vec::new())
+    }
+
+    /// [`PortGroups::with_counts`] in the allocation of `items` (emptied first).
+    fn with_counts_in(ports: impl Iterator<Item = u16>, mut items: Vec<T>) -> PortGroups<T> {
         let mut cursor = vec![0u32; PORTS];
         for p in ports {
             cursor[usize::from(p)] += 1;
@@ -24,19 +29,32 @@ impl<T: Copy + Default> PortGroups<T> {
             *slot = start;
             start += count;
         }
-        PortGroups {
-            cursor,
-            items: vec![T::default(); start as usize],
-        }
+        items.clear();
+        items.resize(start as usize, T::default());
+        PortGroups { cursor, items }
     }
 
     /// The (port, item) pairs grouped by port (`pairs` is walked twice).
     pub fn from_pairs(pairs: impl Iterator<Item = (u16, T)> + Clone) -> PortGroups<T> {
-        let mut groups = PortGroups::with_counts(pairs.clone().map(|(p, _)| p));
+        PortGroups::from_pairs_in(pairs, Vec::new())
+    }
+
+    /// [`PortGroups::from_pairs`] in the allocation of `items` (emptied first), which
+    /// [`PortGroups::into_items`] gives back.
+    pub fn from_pairs_in(
+        pairs: impl Iterator<Item = (u16, T)> + Clone,
+        items: Vec<T>,
+    ) -> PortGroups<T> {
+        let mut groups = PortGroups::with_counts_in(pairs.clone().map(|(p, _)| p), items);
         for (p, item) in pairs {
             groups.place(p, item);
         }
         groups
+    }
+
+    /// Every item, group after group.
+    pub fn into_items(self) -> Vec<T> {
+        self.items
     }
 
     /// Puts `item` in the group of `port`, after those placed there before; the counts given to
