@@ -64,7 +64,12 @@ impl Conn {
 
     fn of(r: &SockRecord) -> Conn {
         let minisocket = r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait;
-        Conn::new(tuple_hash(r), r.cookie, r.state, minisocket)
+        Conn::new(
+            tuple_hash(&r.local, &r.remote),
+            r.cookie,
+            r.state,
+            minisocket,
+        )
     }
 
     fn cookie(&self) -> u64 {
@@ -106,6 +111,8 @@ pub(crate) struct Seen<'h> {
     /// The tuples of the connections new since the previous refresh (`None` on the first): few in a steady table, so
     /// looking one up stays in cache, unlike a search of the whole previous table.
     fresh: Option<&'h [u64]>,
+    /// This table's connections, sorted by tuple.
+    now: &'h [Conn],
     pub elapsed_s: Option<f64>,
 }
 
@@ -119,6 +126,7 @@ impl History {
         let had = self.prev_time.replace(now);
         Seen {
             fresh: had.map(|_| self.fresh.as_slice()),
+            now: &self.prev,
             elapsed_s: had
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs_f64()),
@@ -198,8 +206,18 @@ pub(super) fn pointer_key(d: &Destination) -> Option<DestinationKey> {
 impl Seen<'_> {
     /// Whether `r` is new since the previous refresh; `None` on the first refresh.
     pub fn is_new(&self, r: &SockRecord) -> Option<bool> {
-        self.fresh
-            .map(|fresh| fresh.binary_search(&tuple_hash(r)).is_ok())
+        self.fresh.map(|fresh| {
+            fresh
+                .binary_search(&tuple_hash(&r.local, &r.remote))
+                .is_ok()
+        })
+    }
+
+    /// Whether this table holds a connection from `local` to `remote` (or a socket caught closing
+    /// with that peer), by a binary search of its connections rather than a pass over the table.
+    pub fn holds(&self, local: &Endpoint, remote: &Endpoint) -> bool {
+        let tuple = tuple_hash(local, remote);
+        self.now.binary_search_by_key(&tuple, |c| c.tuple).is_ok()
     }
 
     /// Outbound sockets whose port the kernel picked from the range and that are new since the
@@ -292,8 +310,8 @@ fn new_connections(now: &[Conn], before: &[Conn], out: &mut Vec<u64>) {
     }
 }
 
-/// A 64-bit hash of a socket's 4-tuple.
-fn tuple_hash(r: &SockRecord) -> u64 {
+/// A 64-bit hash of a 4-tuple.
+fn tuple_hash(local: &Endpoint, remote: &Endpoint) -> u64 {
     fn ep(e: &Endpoint) -> u128 {
         let ip = match e.ip {
             IpAddr::V4(ip) => u128::from(ip.to_bits()),
@@ -305,7 +323,7 @@ fn tuple_hash(r: &SockRecord) -> u64 {
         let v = (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
         (v ^ (v >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     };
-    mix(ep(&r.local)) ^ mix(ep(&r.remote)).rotate_left(17)
+    mix(ep(local)) ^ mix(ep(remote)).rotate_left(17)
 }
 
 #[cfg(test)]
@@ -429,6 +447,9 @@ mod tests {
     fn swapped_ends_hash_differently() {
         let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
         let b = rec("127.0.0.2:80", "127.0.0.1:40000", Established);
-        assert_ne!(tuple_hash(&a), tuple_hash(&b));
+        assert_ne!(
+            tuple_hash(&a.local, &a.remote),
+            tuple_hash(&b.local, &b.remote)
+        );
     }
 }
