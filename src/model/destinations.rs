@@ -5,6 +5,7 @@ use super::events::Failer;
 use super::forecast::Forecast;
 use super::headroom::{Headroom, HeadroomAcc};
 use super::history::Seen;
+use super::portgroups::PortGroups;
 use super::{Direction, Input, PortFacts, StateCounts};
 use crate::pointer::PointerEstimate;
 use crate::settings::KernelSettings;
@@ -77,12 +78,14 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
     let range = settings.port_range;
     let mut index: FxHashMap<Endpoint, usize> = FxHashMap::default();
     let mut accs: Vec<DestAcc> = Vec::new();
-    // (destination index, local port) of every in-range port, to count distinct ports.
-    let mut ports: Vec<(u32, u16)> = Vec::new();
-    for r in input.records {
-        if facts.direction(r) != Direction::Outbound {
-            continue;
-        }
+    let outbound = || (input.records.iter()).filter(|r| facts.direction(r) == Direction::Outbound);
+    // The destination index of every in-range port by port, to count distinct ports.
+    let mut ports = PortGroups::with_counts(
+        outbound()
+            .map(|r| r.local.port)
+            .filter(|p| range.contains(*p)),
+    );
+    for r in outbound() {
         let i = *index.entry(r.remote).or_insert_with(|| {
             accs.push(DestAcc {
                 remote: r.remote,
@@ -99,7 +102,7 @@ pub(crate) fn aggregate(input: &Input<'_>, facts: &PortFacts, seen: &Seen<'_>) -
         acc.new += u32::from(seen.is_new(r) == Some(true));
         let pair = pair_acc(&mut acc.pairs, r, settings);
         if range.contains(r.local.port) {
-            ports.push((i as u32, r.local.port));
+            ports.place(r.local.port, i as u32);
             if !facts.blocked.contains(r.local.port) {
                 pair.count_taken(r, settings);
             }
@@ -133,13 +136,14 @@ fn pair_acc<'a>(
     &mut pairs[i]
 }
 
-/// Distinct ports per destination index from (index, port) pairs.
-fn distinct_ports(mut ports: Vec<(u32, u16)>, n: usize) -> Vec<u32> {
-    ports.sort_unstable();
-    ports.dedup();
+/// Distinct ports per destination index, from the destination indices grouped by port.
+fn distinct_ports(mut ports: PortGroups<u32>, n: usize) -> Vec<u32> {
     let mut counts = vec![0u32; n];
-    for (i, _) in ports {
-        counts[i as usize] += 1;
+    for group in ports.groups_mut() {
+        group.sort_unstable();
+        for run in group.chunk_by(|a, b| a == b) {
+            counts[run[0] as usize] += 1;
+        }
     }
     counts
 }

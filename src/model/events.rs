@@ -4,9 +4,10 @@
 //! The model only takes them as an [`EventInput`]; watching the kernel is `crate::events`' job.
 
 use super::Destination;
+use super::history::Seen;
 use crate::pointer::{DestinationKey, PointerEstimate, Score};
-use crate::socket::{Endpoint, SockRecord};
-use rustc_hash::{FxHashMap, FxHashSet};
+use crate::socket::Endpoint;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 /// The `events` block of a snapshot: where events come from and what was counted since the start.
@@ -75,33 +76,23 @@ pub(crate) fn count(dests: &mut [Destination], events: &EventInput) {
     }
 }
 
-/// Counts the picks whose connection is gone from `records` (it lived and died between two dumps)
-/// as new connections of their destination, and returns how many there were.
+/// Counts the picks whose connection is gone from the table `seen` holds (it lived and died
+/// between two dumps) as new connections of their destination, and returns how many there were.
 pub(crate) fn count_short_lived(
     dests: &mut [Destination],
-    records: &[SockRecord],
+    seen: &Seen<'_>,
     picks: &[PickSeen],
 ) -> usize {
     if picks.is_empty() {
         return 0;
     }
-    let wanted: FxHashSet<(Endpoint, Endpoint)> =
-        picks.iter().map(|p| (p.local, p.remote)).collect();
-    let present: FxHashSet<(Endpoint, Endpoint)> = records
-        .iter()
-        .map(|r| (r.local, r.remote))
-        .filter(|t| wanted.contains(t))
-        .collect();
     let index: FxHashMap<Endpoint, usize> = dests
         .iter()
         .enumerate()
         .map(|(i, d)| (d.remote, i))
         .collect();
     let mut gone = 0;
-    for p in picks
-        .iter()
-        .filter(|p| !present.contains(&(p.local, p.remote)))
-    {
+    for p in picks.iter().filter(|p| !seen.holds(&p.local, &p.remote)) {
         gone += 1;
         if let Some(&i) = index.get(&p.remote) {
             dests[i].new_since_last += 1;

@@ -8,6 +8,7 @@
 //! socket replacing its request socket (NEW_SYN_RECV), and a socket turning into a timewait
 //! minisocket on a kernel that does not carry the cookie over.
 
+use super::portgroups::PortGroups;
 use super::recent::RecentPorts;
 use super::{Destination, Direction, Input, PortFacts};
 use crate::pointer::{self, Allocation, DestinationKey, PointerTracker, Score, creation_order};
@@ -37,7 +38,7 @@ pub struct History {
 }
 
 /// One connection of a table, sorted by tuple: 16 bytes, two of them per socket are kept.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Conn {
     tuple: u64,
     /// The socket cookie in the low 56 bits (0 when unknown: procfs, or a socket no dump has asked
@@ -63,7 +64,12 @@ impl Conn {
 
     fn of(r: &SockRecord) -> Conn {
         let minisocket = r.state == TcpState::TimeWait || r.timer == TimerKind::Timewait;
-        Conn::new(tuple_hash(r), r.cookie, r.state, minisocket)
+        Conn::new(
+            tuple_hash(&r.local, &r.remote),
+            r.cookie,
+            r.state,
+            minisocket,
+        )
     }
 
     fn cookie(&self) -> u64 {
@@ -105,22 +111,22 @@ pub(crate) struct Seen<'h> {
     /// The tuples of the connections new since the previous refresh (`None` on the first): few in a steady table, so
     /// looking one up stays in cache, unlike a search of the whole previous table.
     fresh: Option<&'h [u64]>,
+    /// This table's connections, sorted by tuple.
+    now: &'h [Conn],
     pub elapsed_s: Option<f64>,
 }
 
 impl History {
     /// Records this table's connections and returns what the previous refresh saw.
     pub(crate) fn advance(&mut self, records: &[SockRecord], now: SystemTime) -> Seen<'_> {
-        self.next.clear();
-        self.next
-            .extend(records.iter().filter(|r| holds_tuple(r)).map(Conn::of));
-        self.next.sort_unstable_by_key(|s| s.tuple);
+        self.next = sorted_connections(records, std::mem::take(&mut self.next));
         // This table's connections become `prev` for the next refresh; `next` now holds the old ones.
         std::mem::swap(&mut self.prev, &mut self.next);
         new_connections(&self.prev, &self.next, &mut self.fresh);
         let had = self.prev_time.replace(now);
         Seen {
             fresh: had.map(|_| self.fresh.as_slice()),
+            now: &self.prev,
             elapsed_s: had
                 .and_then(|t| now.duration_since(t).ok())
                 .map(|d| d.as_secs_f64()),
@@ -200,8 +206,18 @@ pub(super) fn pointer_key(d: &Destination) -> Option<DestinationKey> {
 impl Seen<'_> {
     /// Whether `r` is new since the previous refresh; `None` on the first refresh.
     pub fn is_new(&self, r: &SockRecord) -> Option<bool> {
-        self.fresh
-            .map(|fresh| fresh.binary_search(&tuple_hash(r)).is_ok())
+        self.fresh.map(|fresh| {
+            fresh
+                .binary_search(&tuple_hash(&r.local, &r.remote))
+                .is_ok()
+        })
+    }
+
+    /// Whether this table holds a connection from `local` to `remote` (or a socket caught closing
+    /// with that peer), by a binary search of its connections rather than a pass over the table.
+    pub fn holds(&self, local: &Endpoint, remote: &Endpoint) -> bool {
+        let tuple = tuple_hash(local, remote);
+        self.now.binary_search_by_key(&tuple, |c| c.tuple).is_ok()
     }
 
     /// Outbound sockets whose port the kernel picked from the range and that are new since the
@@ -265,6 +281,18 @@ fn keep_newest(kept: &mut Vec<Allocation>) {
     kept.drain(..excess);
 }
 
+/// The connections of `records` sorted by tuple, in the allocation of `buffer`: grouped by the top
+/// 16 bits of their tuple hash (well mixed, so a group holds a handful even in a million), then each
+/// group sorted.
+fn sorted_connections(records: &[SockRecord], buffer: Vec<Conn>) -> Vec<Conn> {
+    let conns = records.iter().filter(|r| holds_tuple(r)).map(Conn::of);
+    let mut groups = PortGroups::from_pairs_in(conns.map(|c| ((c.tuple >> 48) as u16, c)), buffer);
+    for group in groups.groups_mut() {
+        group.sort_unstable_by_key(|c| c.tuple);
+    }
+    groups.into_items()
+}
+
 /// Fills `out` with the tuples of `now` that are new connections since `before` (both sorted by
 /// tuple), in one linear pass.
 fn new_connections(now: &[Conn], before: &[Conn], out: &mut Vec<u64>) {
@@ -282,8 +310,8 @@ fn new_connections(now: &[Conn], before: &[Conn], out: &mut Vec<u64>) {
     }
 }
 
-/// A 64-bit hash of a socket's 4-tuple.
-fn tuple_hash(r: &SockRecord) -> u64 {
+/// A 64-bit hash of a 4-tuple.
+fn tuple_hash(local: &Endpoint, remote: &Endpoint) -> u64 {
     fn ep(e: &Endpoint) -> u128 {
         let ip = match e.ip {
             IpAddr::V4(ip) => u128::from(ip.to_bits()),
@@ -295,7 +323,7 @@ fn tuple_hash(r: &SockRecord) -> u64 {
         let v = (x as u64) ^ ((x >> 64) as u64).rotate_left(29);
         (v ^ (v >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
     };
-    mix(ep(&r.local)) ^ mix(ep(&r.remote)).rotate_left(17)
+    mix(ep(local)) ^ mix(ep(remote)).rotate_left(17)
 }
 
 #[cfg(test)]
@@ -419,6 +447,9 @@ mod tests {
     fn swapped_ends_hash_differently() {
         let a = rec("127.0.0.1:40000", "127.0.0.2:80", Established);
         let b = rec("127.0.0.2:80", "127.0.0.1:40000", Established);
-        assert_ne!(tuple_hash(&a), tuple_hash(&b));
+        assert_ne!(
+            tuple_hash(&a.local, &a.remote),
+            tuple_hash(&b.local, &b.remote)
+        );
     }
 }

@@ -11,6 +11,7 @@ mod events;
 mod forecast;
 mod headroom;
 mod history;
+mod portgroups;
 mod portmap;
 mod recent;
 pub mod reuse;
@@ -234,7 +235,7 @@ pub fn build_with_events(
     let new_ports = seen.allocations(input, &facts);
     let elapsed_s = seen.elapsed_s;
     if let Some(ev) = events.filter(|_| elapsed_s.is_some()) {
-        events::count_short_lived(&mut destinations, input.records, &ev.picks);
+        events::count_short_lived(&mut destinations, &seen, &ev.picks);
     }
     history.smooth_rates(&mut destinations, elapsed_s);
     let settings = input.settings;

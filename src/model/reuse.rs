@@ -1,6 +1,7 @@
 //! Reuse groups: local endpoints (ip, port) shared by several outbound 4-tuples. One local port
 //! serving many destinations is the article's lesson made visible: only the 4-tuple must be unique.
 
+use super::portgroups::PortGroups;
 use super::{Direction, PortFacts};
 use crate::socket::{Endpoint, SockRecord, TcpState};
 use serde::Serialize;
@@ -27,22 +28,32 @@ pub struct ReuseGroup {
 /// serves many destinations, listing them all would cost more memory than the whole socket table.
 pub const MAX_GROUPS: usize = 1000;
 
-/// The reuse groups of a table: the largest [`MAX_GROUPS`], most tuples first, and how many there are.
+/// The reuse groups of a table: the largest [`MAX_GROUPS`], most tuples first (then by local
+/// endpoint), and how many there are.
 pub(crate) fn find(records: &[SockRecord], facts: &PortFacts) -> (Vec<ReuseGroup>, u32) {
-    let mut outbound: Vec<u32> = (0..records.len() as u32)
-        .filter(|i| facts.direction(&records[*i as usize]) == Direction::Outbound)
-        .collect();
-    // Integer keys keep the sort of a million sockets cheap.
-    outbound.sort_unstable_by_key(|i| endpoint_key(&records[*i as usize].local));
-    let mut runs: Vec<&[u32]> = outbound
-        .chunk_by(|a, b| records[*a as usize].local == records[*b as usize].local)
+    let mut by_port = PortGroups::from_pairs(
+        (0..records.len() as u32)
+            .filter(|i| facts.direction(&records[*i as usize]) == Direction::Outbound)
+            .map(|i| (records[i as usize].local.port, i)),
+    );
+    // A port's group is small but for a port shared by many tuples; stable, so tuples keep the
+    // table's order.
+    for group in by_port.groups_mut().filter(|g| g.len() > 1) {
+        group.sort_by_key(|i| records[*i as usize].local.ip);
+    }
+    let mut runs: Vec<&[u32]> = by_port
+        .groups()
+        .flat_map(|g| g.chunk_by(|a, b| records[*a as usize].local == records[*b as usize].local))
         .filter(|run| run.len() > 1)
         .collect();
     let total = runs.len() as u32;
-    runs.sort_by_key(|run| std::cmp::Reverse(run.len()));
-    runs.truncate(MAX_GROUPS);
-    let mut groups: Vec<ReuseGroup> = runs.into_iter().map(|run| group(records, run)).collect();
-    groups.sort_by(|a, b| (b.tuples.len(), a.local).cmp(&(a.tuples.len(), b.local)));
+    let rank = |run: &&[u32]| (std::cmp::Reverse(run.len()), records[run[0] as usize].local);
+    if runs.len() > MAX_GROUPS {
+        runs.select_nth_unstable_by_key(MAX_GROUPS, rank);
+        runs.truncate(MAX_GROUPS);
+    }
+    runs.sort_unstable_by_key(rank);
+    let groups = runs.into_iter().map(|run| group(records, run)).collect();
     (groups, total)
 }
 
@@ -67,14 +78,6 @@ fn group(records: &[SockRecord], run: &[u32]) -> ReuseGroup {
         local: tuples[0].local,
         tuples,
         remotes: remotes as u32,
-    }
-}
-
-/// An endpoint as one integer that sorts IPv4 before IPv6, then by address and port.
-fn endpoint_key(e: &Endpoint) -> (u8, u128, u16) {
-    match e.ip {
-        std::net::IpAddr::V4(ip) => (4, u128::from(ip.to_bits()), e.port),
-        std::net::IpAddr::V6(ip) => (6, ip.to_bits(), e.port),
     }
 }
 
