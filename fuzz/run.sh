@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-targets=(netlink filter bytecode procfs record)
+targets=(netlink filter bytecode procfs record record_body)
 if [ $# -lt 2 ]; then
     echo "usage: bash fuzz/run.sh TARGET|all SECONDS [RUNS]   (targets: ${targets[*]})" >&2
     exit 2

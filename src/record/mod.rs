@@ -23,17 +23,48 @@ pub use writer::{Opened, Writer};
 
 use std::path::PathBuf;
 
-/// What the fuzz target (`fuzz/`) needs beyond the reader's own interface: built only under
+/// What the fuzz targets (`fuzz/`) need beyond the reader's own interface: built only under
 /// `cfg(fuzzing)`, which cargo-fuzz sets.
 #[cfg(fuzzing)]
 pub mod fuzzing {
+    use super::codec::{Dec, Enc};
     use super::format::{self, Kind};
+    use super::moment::Moment;
     use std::time::SystemTime;
 
     /// One frame around a body the caller compressed ([`format::frame`] makes a new zstd context
     /// for each, too slow for a fuzzer's every run).
     pub fn seal(kind: Kind, at: SystemTime, compressed: &[u8]) -> Vec<u8> {
         format::seal(kind, at, compressed)
+    }
+
+    /// The decoders of the frames' bodies, without the file, the frames and zstd around them: a
+    /// host body, then a keyframe's table and the deltas after it, decoded as the reader does (up
+    /// to the first that does not decode). Every table decoded must encode as a keyframe that
+    /// decodes to it again. Returns how many tables decoded.
+    pub fn decode_bodies(host: &[u8], tables: &[&[u8]]) -> usize {
+        let _ = format::Host::decode(host);
+        let at = SystemTime::UNIX_EPOCH;
+        let Some((key, deltas)) = tables.split_first() else {
+            return 0;
+        };
+        let Ok(mut moment) = Moment::decode_key(&mut Dec::new(key), at) else {
+            return 0;
+        };
+        let mut decoded = 1;
+        loop {
+            let mut again = Enc::default();
+            moment.encode_key(&mut again);
+            let back = Moment::decode_key(&mut Dec::new(&again.0), at);
+            assert_eq!(back.as_ref(), Ok(&moment), "a decoded table re-encodes");
+            let Some(delta) = deltas.get(decoded - 1) else {
+                return decoded;
+            };
+            if moment.apply_delta(&mut Dec::new(delta), at).is_err() {
+                return decoded;
+            }
+            decoded += 1;
+        }
     }
 }
 
