@@ -331,9 +331,10 @@ fn a_reader_that_falls_behind_reports_its_losses() {
     if !have_root("events losses") {
         return;
     }
-    // Two records per connection closed with a reset: 12,000 records overflow the 1 MiB ring buffer
-    // (about 10,000 records) while portradar is stopped.
-    const CONNECTIONS: u64 = 6000;
+    // About six records per connection closed with a reset (three state changes at each end):
+    // 120,000 records, three times what the 4 MiB ring buffer holds (about 40,000 records of 104
+    // bytes), while portradar is stopped.
+    const CONNECTIONS: u64 = 20_000;
     let ns = Netns::new("evlost");
     let events = Events::start(&["--netns", &ns.name, "dport", "=", "50004"]);
     let pid = events.child.id() as i32;
