@@ -25,7 +25,7 @@
 
 mod common;
 
-use common::loadgen::{LoadGen, Stop};
+use common::loadgen::{LoadGen, Stop, TABLE_100K};
 use common::{Netns, have_root, serve_until_eof, ss_in};
 use portradar::collect::Families;
 use portradar::collect::netns::{NetnsSpec, enter};
@@ -206,21 +206,11 @@ const QUIET_BEFORE: Duration = Duration::from_secs(55);
 
 #[test]
 fn the_maintained_table_equals_a_fresh_dump_at_each_resync_under_churn_at_100k() {
-    let args = [
-        "--established",
-        "40000",
-        "--destinations",
-        "4",
-        "--time-wait",
-        "20000",
-        "--shared-ports",
-        "2",
-    ];
     let test = "the_maintained_table_equals_a_fresh_dump_at_each_resync_under_churn_at_100k";
     if !have_root(test) {
         return;
     }
-    let Some(mut load) = LoadGen::for_test(test, &args) else {
+    let Some(mut load) = LoadGen::for_test(test, &TABLE_100K) else {
         return;
     };
     let ready_at = Instant::now();

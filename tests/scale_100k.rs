@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::loadgen::{LoadGen, Stop};
+use common::loadgen::{LoadGen, Stop, TABLE_100K};
 use common::portradar_json;
 use common::ss::ss_in;
 use std::collections::BTreeMap;
@@ -22,18 +22,8 @@ const STATIC_FOR: Duration = Duration::from_secs(55);
 #[test]
 fn totals_and_destinations_equal_ss_at_100k_sockets() {
     let start = Instant::now();
-    let args = [
-        "--established",
-        "40000",
-        "--destinations",
-        "4",
-        "--time-wait",
-        "20000",
-        "--shared-ports",
-        "2",
-    ];
     let test = "totals_and_destinations_equal_ss_at_100k_sockets";
-    let Some(mut load) = LoadGen::for_test(test, &args) else {
+    let Some(mut load) = LoadGen::for_test(test, &TABLE_100K) else {
         return;
     };
     let ready = load.ready.clone();

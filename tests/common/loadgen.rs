@@ -7,6 +7,19 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The load generator's arguments for a table of about 100,000 sockets: 40,000 connections (both
+/// ends) and 20,000 client TIME_WAIT toward four destinations, two local ports shared by all.
+pub const TABLE_100K: [&str; 8] = [
+    "--established",
+    "40000",
+    "--destinations",
+    "4",
+    "--time-wait",
+    "20000",
+    "--shared-ports",
+    "2",
+];
+
 /// How long the load generator may take to stop (it kills its workers and deletes the namespace).
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
