@@ -205,22 +205,31 @@ mod tests {
     use crate::ui::app::Config;
     use std::sync::Arc;
 
-    #[test]
-    fn the_header_says_why_netlink_was_given_up() {
-        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
-        snap.meta.source = Source::Procfs;
-        snap.meta.fallback = Some("cannot open a NETLINK_SOCK_DIAG socket: denied".into());
-        let mut app = App::new(Config {
+    /// A dashboard with no snapshot yet.
+    fn test_app() -> App {
+        App::new(Config {
             host: "h".into(),
             interval: Duration::from_secs(1),
             no_color: true,
             ascii: false,
             filter: None,
-        });
-        let text = |app: &App| -> String {
-            let lines = lines(app, 200, 8);
-            lines.iter().map(|l| format!("{l}\n")).collect()
-        };
+        })
+    }
+
+    /// The header's lines at 200 columns, one per line.
+    fn text(app: &App) -> String {
+        lines(app, 200, 8)
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn the_header_says_why_netlink_was_given_up() {
+        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
+        snap.meta.source = Source::Procfs;
+        snap.meta.fallback = Some("cannot open a NETLINK_SOCK_DIAG socket: denied".into());
+        let mut app = test_app();
         assert!(!text(&app).contains("netlink refused:"));
         assert!(app.on_report(Report {
             generation: 1,
@@ -241,15 +250,7 @@ mod tests {
 
     #[test]
     fn the_header_shows_the_last_resyncs_difference_count_once_there_was_one() {
-        let mut app = App::new(Config {
-            host: "h".into(),
-            interval: Duration::from_secs(1),
-            no_color: true,
-            ascii: false,
-            filter: None,
-        });
-        let text =
-            |app: &App| -> String { lines(app, 200, 8).iter().map(|l| l.to_string()).collect() };
+        let mut app = test_app();
         assert!(!text(&app).contains("resync"));
         assert!(app.set_resync_differences(Some(1234)));
         assert!(!app.set_resync_differences(Some(1234)), "unchanged");
