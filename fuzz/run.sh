@@ -21,8 +21,27 @@ fi
 seconds=$2
 runs=${3:--1}
 
-for t in "${targets[@]}"; do nice -n 19 cargo +nightly fuzz build -O "$t"; done
-bin=target/$(rustc -vV | sed -n 's/^host: //p')/release
+# How each target is built, and where its binary goes. `record` reads safe Rust and zstd's C, which
+# AddressSanitizer does not instrument, and its inputs get their structure from its seeds and its
+# sealing mode rather than from compared constants: built without the sanitizer and without compare
+# tracing it runs four times faster here (11,000 inputs/s instead of 2,700), so that ten million
+# fit in a quarter of an hour.
+build_flags() {
+    case $1 in
+    record) echo "-s none --no-trace-compares --target-dir target/plain" ;;
+    *) echo "" ;;
+    esac
+}
+host=$(rustc -vV | sed -n 's/^host: //p')
+binary() {
+    case $1 in
+    record) echo "target/plain/$host/release/$1" ;;
+    *) echo "target/$host/release/$1" ;;
+    esac
+}
+
+# shellcheck disable=SC2046 # the flags are words
+for t in "${targets[@]}"; do nice -n 19 cargo +nightly fuzz build -O $(build_flags "$t") "$t"; done
 mkdir -p logs
 status=0
 for target in "${targets[@]}"; do
@@ -31,7 +50,7 @@ for target in "${targets[@]}"; do
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
     log=logs/$target.log
     # The binary itself rather than `cargo fuzz run`, which holds cargo's build lock while it runs.
-    if nice -n 19 "$bin/$target" "corpus/$target" "${seeds[@]}" \
+    if nice -n 19 "$(binary "$target")" "corpus/$target" "${seeds[@]}" \
         -max_total_time="$seconds" -runs="$runs" -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" >"$log" 2>&1; then
         result=ok

@@ -10,8 +10,10 @@ use super::codec::{Dec, DecodeError, Enc};
 use super::moment::{decode_settings, nanos, settings};
 use crate::collect::Families;
 use crate::settings::KernelSettings;
+use std::cell::RefCell;
 use std::io::Read;
 use std::time::SystemTime;
+use zstd::zstd_safe::{DCtx, DParameter};
 
 pub const MAGIC: &[u8; 8] = b"PORTRADR";
 pub const VERSION: u16 = 1;
@@ -86,14 +88,32 @@ pub(super) fn seal(kind: Kind, at: SystemTime, compressed: &[u8]) -> Vec<u8> {
 /// read as a stream, so that what it takes grows with what comes out: the size a frame's header
 /// claims is not taken on trust (a few bytes may claim [`MAX_FRAME`]).
 pub fn body(compressed: &[u8]) -> Option<Vec<u8>> {
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed).ok()?;
-    decoder.window_log_max(WINDOW_LOG_MAX).ok()?;
-    let mut out = Vec::new();
-    decoder
-        .take(MAX_FRAME as u64 + 1)
-        .read_to_end(&mut out)
-        .ok()?;
-    (out.len() <= MAX_FRAME).then_some(out)
+    thread_local! {
+        /// One decompression context per thread, kept between bodies: making one costs more than
+        /// decompressing a small body does.
+        static CONTEXT: RefCell<Option<DCtx<'static>>> = const { RefCell::new(None) };
+    }
+    CONTEXT.with_borrow_mut(|slot| {
+        let context = match slot {
+            Some(context) => context,
+            None => slot.insert(decompression_context()?),
+        };
+        // The context's session starts over here, whatever the last body left in it.
+        let decoder = zstd::stream::read::Decoder::with_context(compressed, context);
+        let mut out = Vec::new();
+        decoder
+            .take(MAX_FRAME as u64 + 1)
+            .read_to_end(&mut out)
+            .ok()?;
+        (out.len() <= MAX_FRAME).then_some(out)
+    })
+}
+
+/// A decompression context that refuses windows over `2^WINDOW_LOG_MAX`.
+fn decompression_context() -> Option<DCtx<'static>> {
+    let mut context = DCtx::try_create()?;
+    (context.set_parameter(DParameter::WindowLogMax(WINDOW_LOG_MAX))).ok()?;
+    Some(context)
 }
 
 /// The host frame: who recorded, where, how, and the settings at the start.
@@ -166,5 +186,24 @@ mod tests {
             .collect();
         let frame = frame(Kind::Key, SystemTime::now(), &table).unwrap();
         assert_eq!(body(&frame[PREFIX_LEN + FIXED_LEN..]), Some(table));
+    }
+
+    #[test]
+    fn a_body_cut_short_or_too_wide_fails_and_the_next_one_still_reads() {
+        let table: Vec<u8> = (0..100_000u32).flat_map(u32::to_le_bytes).collect();
+        let compressed = zstd::bulk::compress(&table, 3).unwrap();
+        // Cut mid-frame: the shared context is left in the middle of a frame.
+        assert_eq!(body(&compressed[..compressed.len() / 2]), None);
+        assert_eq!(body(&compressed).as_deref(), Some(&table[..]));
+        // A frame that asks for a window over the limit.
+        let mut wide = zstd::bulk::Compressor::new(1).unwrap();
+        let log = WINDOW_LOG_MAX + 2;
+        wide.set_parameter(zstd::zstd_safe::CParameter::WindowLog(log))
+            .unwrap();
+        wide.set_parameter(zstd::zstd_safe::CParameter::ContentSizeFlag(false))
+            .unwrap();
+        let big: Vec<u8> = (0..(1u32 << log) / 4).flat_map(u32::to_le_bytes).collect();
+        assert_eq!(body(&wide.compress(&big).unwrap()), None);
+        assert_eq!(body(&compressed).as_deref(), Some(&table[..]));
     }
 }
