@@ -30,6 +30,7 @@ use common::{Netns, have_root, serve_until_eof, ss_in};
 use portradar::collect::Families;
 use portradar::collect::netns::{NetnsSpec, enter};
 use portradar::events::{EventSource, boottime_ns};
+use portradar::filter::Filter;
 use portradar::refresh::feed::lock;
 use portradar::refresh::{EventFeed, Refresher};
 use std::collections::BTreeMap;
@@ -188,6 +189,14 @@ fn on_a_quiet_table_a_resync_finds_that_the_changes_made_it_exactly() {
             ])
         );
         assert_eq!(lock(&feed.ledger()).resync_differences(), Some(0));
+        let events = snapshot.events.as_ref().expect("events in the snapshot");
+        assert_eq!(events.resync_differences, Some(0), "and in its JSON");
+        // A filtered table is dumped, not kept: the last comparison no longer describes it.
+        refresher.set_filter(Some(Filter::parse("dport = 50030").expect("a filter")));
+        let filtered = refresher.refresh().expect("filtered refresh");
+        let events = filtered.events.as_ref().expect("events in the snapshot");
+        assert_eq!(events.resync_differences, None);
+        assert_eq!(lock(&feed.ledger()).resync_differences(), None);
         drop(held);
     });
 }

@@ -79,12 +79,13 @@ impl Changes {
         self.caught_up_ns
     }
 
-    /// Sets the difference count of the last resync (maintained table against a fresh dump).
-    pub fn set_differences(&mut self, n: u64) {
-        self.differences = Some(n);
+    /// Sets the difference count of the last resync (maintained table against a fresh dump), or
+    /// `None` when the table is no longer kept (a filtered table is dumped at every refresh).
+    pub fn set_differences(&mut self, n: Option<u64>) {
+        self.differences = n;
     }
 
-    /// The difference count of the last resync, once there was one.
+    /// The difference count of the last resync, while the table is kept and once one compared.
     pub fn differences(&self) -> Option<u64> {
         self.differences
     }
@@ -131,8 +132,10 @@ mod tests {
         c.set_caught_up(5);
         assert_eq!(c.caught_up(), 10);
         assert_eq!(c.differences(), None);
-        c.set_differences(3);
+        c.set_differences(Some(3));
         assert_eq!(c.differences(), Some(3));
+        c.set_differences(None);
+        assert_eq!(c.differences(), None);
     }
 
     #[test]

@@ -278,6 +278,7 @@ impl Ledger {
                 picks: self.picks,
                 failures: self.failures,
                 lost: self.lost,
+                resync_differences: self.resync_differences(),
             }),
             destinations: (self.tallies.iter())
                 .map(|(remote, t)| (*remote, t.counts(now_s)))
@@ -403,7 +404,8 @@ mod tests {
                 source: "bpf".into(),
                 picks: 1,
                 failures: 3,
-                lost: 0
+                lost: 0,
+                resync_differences: None,
             })
         );
         let d = &input.destinations[&"127.0.0.1:50001".parse().unwrap()];

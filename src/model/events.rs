@@ -21,6 +21,9 @@ pub struct EventsSummary {
     pub failures: u64,
     /// Records lost (ring buffer full): each hides at most one event.
     pub lost: u64,
+    /// Sockets the last resync of the table kept from events found present on one side only or in
+    /// another state, against a full dump; `None` until a resync has compared.
+    pub resync_differences: Option<u64>,
 }
 
 /// A process whose connect()s toward a destination failed, and how many times.
@@ -145,6 +148,7 @@ mod tests {
                 picks: 3,
                 failures: 2,
                 lost: 0,
+                resync_differences: None,
             }),
             // 1002 is still there; 1004 and 1006 came and went between the dumps.
             picks: vec![

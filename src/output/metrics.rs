@@ -323,6 +323,16 @@ fn events(r: &mut Registry, snap: &Snapshot, top: usize) {
          least what they show)",
         Count::new(events.lost),
     );
+    if let Some(n) = events.resync_differences {
+        single(
+            r,
+            "resync_differences",
+            "Sockets the last resync of the table kept from allocator events found on one side only \
+             or in another state, against a full dump (0 on a quiet host; under churn, what changed \
+             while the dump ran)",
+            Int::new(i64::try_from(n).unwrap_or(i64::MAX)),
+        );
+    }
     let mut per_destination = Series::new(
         "destination_connect_failures",
         "connect() calls toward dst:dport that found no free local port, seen by the allocator \
@@ -565,6 +575,7 @@ mod tests {
             picks: 10,
             failures: 7,
             lost: 0,
+            resync_differences: None,
         });
         snap.destinations[0].connect_failures = Some(7);
         let status = RefreshStatus {
@@ -581,5 +592,12 @@ mod tests {
         );
         assert!(text.contains("portradar_refresh_failures_total 2\n"));
         assert!(text.contains("portradar_refresh_duration_seconds 0.25\n"));
+        assert!(
+            !text.contains("resync_differences"),
+            "no resync compared yet"
+        );
+        snap.events.as_mut().unwrap().resync_differences = Some(3);
+        let text = render(&snap, &status, 20);
+        assert!(text.contains("portradar_resync_differences 3\n"));
     }
 }

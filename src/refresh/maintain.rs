@@ -75,9 +75,11 @@ impl Maintenance {
         self.period = Some(period);
     }
 
-    /// The table no longer is the maintained one (another filter): the next update dumps.
+    /// The table no longer is the maintained one (another filter): the next update dumps, and the
+    /// last resync's comparison, which says nothing of this table, is forgotten.
     pub fn invalidate(&mut self) {
         self.valid = false;
+        lock(&self.ledger).changes().set_differences(None);
     }
 
     /// Whether the last update dumped a table too big to dump at every refresh.
@@ -180,7 +182,7 @@ impl Maintenance {
             let found = self.model.resync(table, window, &self.since);
             lock(&self.ledger)
                 .changes()
-                .set_differences(found.diff.total());
+                .set_differences(Some(found.diff.total()));
             self.last_resync = Some(found);
         } else {
             self.model.start_over(table, window, &self.since);
