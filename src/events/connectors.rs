@@ -60,14 +60,16 @@ impl Connectors {
         self.by_ends.insert((local, remote), connector);
     }
 
-    /// Marks the connections of a dump taken at `now_ns` as alive, and forgets those not seen for
-    /// [`KEEP_NS`].
-    pub fn seen(&mut self, dumped: impl IntoIterator<Item = (Endpoint, Endpoint)>, now_ns: u64) {
-        for ends in dumped {
-            if let Some(c) = self.by_ends.get_mut(&ends) {
-                c.seen_ns = c.seen_ns.max(now_ns);
-            }
+    /// Marks the connection `local` → `remote`, found by a dump taken at `now_ns`, as alive.
+    pub fn seen(&mut self, local: Endpoint, remote: Endpoint, now_ns: u64) {
+        if let Some(c) = self.by_ends.get_mut(&(local, remote)) {
+            c.seen_ns = c.seen_ns.max(now_ns);
         }
+    }
+
+    /// Forgets the connections no dump has found for [`KEEP_NS`] before `now_ns` (call once the
+    /// dump's connections were [`Connectors::seen`]).
+    pub fn forget_unseen(&mut self, now_ns: u64) {
         self.forget_before(now_ns.saturating_sub(KEEP_NS));
     }
 
@@ -123,16 +125,17 @@ mod tests {
         assert_eq!(c.get(l, r), Some((42, "curl")));
         // Dumped for five minutes (a long connection, then its TIME_WAIT).
         for t in (10..=300).step_by(10) {
-            c.seen([(l, r)], t * S);
+            c.seen(l, r, t * S);
+            c.forget_unseen(t * S);
         }
         assert_eq!(c.get(l, r), Some((42, "curl")));
-        c.seen([], 300 * S + KEEP_NS);
+        c.forget_unseen(300 * S + KEEP_NS);
         assert_eq!(
             c.get(l, r),
             Some((42, "curl")),
             "kept 70 s past the last dump"
         );
-        c.seen([], 300 * S + KEEP_NS + 1);
+        c.forget_unseen(300 * S + KEEP_NS + 1);
         assert_eq!(c.get(l, r), None, "forgotten after");
         assert!(c.is_empty());
     }

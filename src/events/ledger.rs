@@ -300,26 +300,21 @@ impl Ledger {
         now_ns: u64,
     ) {
         self.blocked = blocked;
-        let tracked = |k: &DestinationKey| {
-            self.tracker
-                .as_ref()
-                .is_some_and(|t| t.estimate(k).is_some())
-        };
+        let tracker = self.tracker.as_ref();
+        let tracked = |k: &DestinationKey| tracker.is_some_and(|t| t.estimate(k).is_some());
         let mut occupancy: FxHashMap<DestinationKey, FxHashSet<u16>> = FxHashMap::default();
         let mut dumped: FxHashSet<SocketAddr> = FxHashSet::default();
-        let mut ends = Vec::new();
         for (key, port) in used {
             dumped.insert(key.remote);
-            ends.push((
-                Endpoint::new(key.local_ip, port),
-                Endpoint::new(key.remote.ip(), key.remote.port()),
-            ));
+            let remote = Endpoint::new(key.remote.ip(), key.remote.port());
+            self.connectors
+                .seen(Endpoint::new(key.local_ip, port), remote, now_ns);
             if tracked(&key) {
                 occupancy.entry(key).or_default().insert(port);
             }
         }
         self.occupancy = occupancy;
-        self.connectors.seen(ends, now_ns);
+        self.connectors.forget_unseen(now_ns);
         let fresh = |t: &Tally| now_ns.saturating_sub(t.last_event_ns) < FORGET_NS;
         self.tallies.retain(|remote, t| {
             fresh(t) || dumped.contains(&SocketAddr::new(remote.ip, remote.port))
