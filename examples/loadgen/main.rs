@@ -166,7 +166,10 @@ fn stop_on_signals(shared: Shared) -> Result<()> {
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             STOPPING.store(true, Ordering::SeqCst);
-            lock(&shared).run();
+            // Exit whatever the teardown meets: a warning printed to a closed stderr (the
+            // terminal that sent SIGHUP is gone) panics, and this thread dying would leave the
+            // process holding nothing, for ever.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lock(&shared).run()));
             std::process::exit(128 + signal);
         }
     });
