@@ -5,7 +5,6 @@ use super::portgroups::PortGroups;
 use super::{Direction, PortFacts};
 use crate::socket::{Endpoint, SockRecord, TcpState};
 use serde::Serialize;
-use std::net::IpAddr;
 
 /// One 4-tuple of a reuse group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -29,61 +28,26 @@ pub struct ReuseGroup {
 /// serves many destinations, listing them all would cost more memory than the whole socket table.
 pub const MAX_GROUPS: usize = 1000;
 
-/// A local address, ordered as [`std::net::IpAddr`] orders (IPv4 first), carried beside a socket's
-/// index so that grouping and sorting never go back to the table (a random read per comparison).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct LocalIp {
-    v6: bool,
-    high: u64,
-    low: u64,
-}
-
-impl LocalIp {
-    fn of(ip: IpAddr) -> LocalIp {
-        match ip {
-            IpAddr::V4(a) => LocalIp {
-                v6: false,
-                high: 0,
-                low: u64::from(u32::from(a)),
-            },
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                LocalIp {
-                    v6: true,
-                    high: (bits >> 64) as u64,
-                    low: bits as u64,
-                }
-            }
-        }
-    }
-}
-
 /// The reuse groups of a table: the largest [`MAX_GROUPS`], most tuples first (then by local
 /// endpoint), and how many there are.
 pub(crate) fn find(records: &[SockRecord], facts: &PortFacts) -> (Vec<ReuseGroup>, u32) {
     let mut by_port = PortGroups::from_pairs(
         (0..records.len() as u32)
             .filter(|i| facts.direction(&records[*i as usize]) == Direction::Outbound)
-            .map(|i| {
-                let local = records[i as usize].local;
-                (local.port, (LocalIp::of(local.ip), i))
-            }),
+            .map(|i| (records[i as usize].local.port, i)),
     );
     // A port's group is small but for a port shared by many tuples; stable, so tuples keep the
     // table's order.
     for group in by_port.groups_mut().filter(|g| g.len() > 1) {
-        group.sort_by_key(|&(ip, _)| ip);
+        group.sort_by_key(|i| records[*i as usize].local.ip);
     }
-    let mut runs: Vec<&[(LocalIp, u32)]> = by_port
+    let mut runs: Vec<&[u32]> = by_port
         .groups()
-        .flat_map(|g| g.chunk_by(|a, b| a.0 == b.0))
+        .flat_map(|g| g.chunk_by(|a, b| records[*a as usize].local == records[*b as usize].local))
         .filter(|run| run.len() > 1)
         .collect();
     let total = runs.len() as u32;
-    let rank = |run: &&[(LocalIp, u32)]| {
-        let local = records[run[0].1 as usize].local;
-        (std::cmp::Reverse(run.len()), local)
-    };
+    let rank = |run: &&[u32]| (std::cmp::Reverse(run.len()), records[run[0] as usize].local);
     if runs.len() > MAX_GROUPS {
         runs.select_nth_unstable_by_key(MAX_GROUPS, rank);
         runs.truncate(MAX_GROUPS);
@@ -93,11 +57,11 @@ pub(crate) fn find(records: &[SockRecord], facts: &PortFacts) -> (Vec<ReuseGroup
     (groups, total)
 }
 
-fn group(records: &[SockRecord], run: &[(LocalIp, u32)]) -> ReuseGroup {
+fn group(records: &[SockRecord], run: &[u32]) -> ReuseGroup {
     let mut tuples: Vec<Tuple> = run
         .iter()
-        .map(|&(_, i)| {
-            let r = &records[i as usize];
+        .map(|i| {
+            let r = &records[*i as usize];
             Tuple {
                 local: r.local,
                 remote: r.remote,
