@@ -77,7 +77,7 @@ fn failing_events() -> EventInput {
             picks: 8,
             failures: 12,
             lost: 0,
-            resync_differences: None,
+            resync: None,
         }),
         ..EventInput::default()
     };

@@ -31,6 +31,7 @@ use portradar::collect::Families;
 use portradar::collect::netns::{NetnsSpec, enter};
 use portradar::events::{EventSource, boottime_ns};
 use portradar::filter::Filter;
+use portradar::model::ResyncFound;
 use portradar::refresh::feed::lock;
 use portradar::refresh::{EventFeed, Refresher};
 use std::collections::BTreeMap;
@@ -188,15 +189,19 @@ fn on_a_quiet_table_a_resync_finds_that_the_changes_made_it_exactly() {
                 ("TIME-WAIT".to_string(), 1)
             ])
         );
-        assert_eq!(lock(&feed.ledger()).resync_differences(), Some(0));
+        let found = ResyncFound {
+            differences: 0,
+            explainable: 0,
+        };
+        assert_eq!(lock(&feed.ledger()).resync(), Some(found));
         let events = snapshot.events.as_ref().expect("events in the snapshot");
-        assert_eq!(events.resync_differences, Some(0), "and in its JSON");
+        assert_eq!(events.resync, Some(found), "and in its JSON");
         // A filtered table is dumped, not kept: the last comparison no longer describes it.
         refresher.set_filter(Some(Filter::parse("dport = 50030").expect("a filter")));
         let filtered = refresher.refresh().expect("filtered refresh");
         let events = filtered.events.as_ref().expect("events in the snapshot");
-        assert_eq!(events.resync_differences, None);
-        assert_eq!(lock(&feed.ledger()).resync_differences(), None);
+        assert_eq!(events.resync, None);
+        assert_eq!(lock(&feed.ledger()).resync(), None);
         drop(held);
     });
 }

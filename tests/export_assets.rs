@@ -48,7 +48,7 @@ fn served() -> BTreeSet<String> {
         picks: 1,
         failures: 1,
         lost: 0,
-        resync_differences: None,
+        resync: None,
     });
     for d in &mut snap.destinations {
         d.new_per_s = Some(2.0);

@@ -4,6 +4,7 @@
 //! says it overflowed, which calls for a full dump, as a lost record does.
 
 use super::Transition;
+use crate::model::ResyncFound;
 use crate::socket::{Endpoint, TcpState};
 
 /// Changes kept between two refreshes at most (72 bytes each: 18 MiB). A paused dashboard
@@ -49,7 +50,7 @@ pub struct Changes {
     queued: Vec<Change>,
     overflowed: bool,
     caught_up_ns: u64,
-    differences: Option<u64>,
+    resync: Option<ResyncFound>,
 }
 
 impl Changes {
@@ -79,15 +80,15 @@ impl Changes {
         self.caught_up_ns
     }
 
-    /// Sets the difference count of the last resync (maintained table against a fresh dump), or
-    /// `None` when the table is no longer kept (a filtered table is dumped at every refresh).
-    pub fn set_differences(&mut self, n: Option<u64>) {
-        self.differences = n;
+    /// Sets what the last resync found (maintained table against a fresh dump), or `None` when
+    /// the table is no longer kept (a filtered table is dumped at every refresh).
+    pub fn set_resync(&mut self, found: Option<ResyncFound>) {
+        self.resync = found;
     }
 
-    /// The difference count of the last resync, while the table is kept and once one compared.
-    pub fn differences(&self) -> Option<u64> {
-        self.differences
+    /// What the last resync found, while the table is kept and once one compared.
+    pub fn resync(&self) -> Option<ResyncFound> {
+        self.resync
     }
 }
 
@@ -131,11 +132,15 @@ mod tests {
         c.set_caught_up(10);
         c.set_caught_up(5);
         assert_eq!(c.caught_up(), 10);
-        assert_eq!(c.differences(), None);
-        c.set_differences(Some(3));
-        assert_eq!(c.differences(), Some(3));
-        c.set_differences(None);
-        assert_eq!(c.differences(), None);
+        assert_eq!(c.resync(), None);
+        let found = ResyncFound {
+            differences: 3,
+            explainable: 5,
+        };
+        c.set_resync(Some(found));
+        assert_eq!(c.resync(), Some(found));
+        c.set_resync(None);
+        assert_eq!(c.resync(), None);
     }
 
     #[test]

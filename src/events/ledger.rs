@@ -12,7 +12,7 @@
 //! the socket table it maintains between dumps, and what its last resync found.
 
 use super::{Changes, Connectors, Event, EventKind};
-use crate::model::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
+use crate::model::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen, ResyncFound};
 use crate::pointer::{DestinationKey, PointerEstimate, PointerTracker, skip_run};
 use crate::portset::PortSet;
 use crate::settings::PortRange;
@@ -159,9 +159,9 @@ impl Ledger {
         self.netns
     }
 
-    /// The difference count of the last resync of the maintained socket table with a dump.
-    pub fn resync_differences(&self) -> Option<u64> {
-        self.changes.differences()
+    /// What the last resync of the maintained socket table with a dump found.
+    pub fn resync(&self) -> Option<ResyncFound> {
+        self.changes.resync()
     }
 
     /// The boot-clock time before which every state change has been queued
@@ -278,7 +278,7 @@ impl Ledger {
                 picks: self.picks,
                 failures: self.failures,
                 lost: self.lost,
-                resync_differences: self.resync_differences(),
+                resync: self.resync(),
             }),
             destinations: (self.tallies.iter())
                 .map(|(remote, t)| (*remote, t.counts(now_s)))
@@ -400,7 +400,7 @@ mod tests {
                 picks: 1,
                 failures: 3,
                 lost: 0,
-                resync_differences: None,
+                resync: None,
             })
         );
         let d = &input.destinations[&"127.0.0.1:50001".parse().unwrap()];

@@ -21,9 +21,26 @@ pub struct EventsSummary {
     pub failures: u64,
     /// Records lost (ring buffer full): each hides at most one event.
     pub lost: u64,
-    /// Sockets the last resync of the table kept from events found present on one side only or in
-    /// another state, against a full dump; `None` until a resync has compared.
-    pub resync_differences: Option<u64>,
+    /// What the last resync of the table kept from events found against a full dump; `None` until
+    /// a resync has compared (and while a filter has the table dumped at every refresh).
+    pub resync: Option<ResyncFound>,
+}
+
+/// What a resync of the table kept from events found against a full dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ResyncFound {
+    /// Sockets present on one side only, or in another state.
+    pub differences: u64,
+    /// How many differences the dump's own non-atomicity and the sockets no event shows can
+    /// explain: a table kept right stays within it (0 on a quiet host).
+    pub explainable: u64,
+}
+
+impl ResyncFound {
+    /// More differences than the churn during the dump explains: the kept table drifted.
+    pub fn drifted(&self) -> bool {
+        self.differences > self.explainable
+    }
 }
 
 /// A process whose connect()s toward a destination failed, and how many times.
@@ -148,7 +165,7 @@ mod tests {
                 picks: 3,
                 failures: 2,
                 lost: 0,
-                resync_differences: None,
+                resync: None,
             }),
             // 1002 is still there; 1004 and 1006 came and went between the dumps.
             picks: vec![

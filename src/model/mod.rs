@@ -21,7 +21,7 @@ mod timewait;
 
 pub use consumers::{Attributor, Consumer};
 pub use destinations::Destination;
-pub use events::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen};
+pub use events::{DestinationEvents, EventInput, EventsSummary, Failer, PickSeen, ResyncFound};
 pub use forecast::Forecast;
 pub use headroom::Headroom;
 pub use history::History;

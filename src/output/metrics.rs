@@ -323,14 +323,21 @@ fn events(r: &mut Registry, snap: &Snapshot, top: usize) {
          least what they show)",
         Count::new(events.lost),
     );
-    if let Some(n) = events.resync_differences {
+    if let Some(found) = events.resync {
+        let int = |n: u64| Int::new(i64::try_from(n).unwrap_or(i64::MAX));
         single(
             r,
             "resync_differences",
             "Sockets the last resync of the table kept from allocator events found on one side only \
-             or in another state, against a full dump (0 on a quiet host; under churn, what changed \
-             while the dump ran)",
-            Int::new(i64::try_from(n).unwrap_or(i64::MAX)),
+             or in another state, against a full dump",
+            int(found.differences),
+        );
+        single(
+            r,
+            "resync_explainable",
+            "How many of those differences the churn during the dump and the sockets no event shows \
+             can explain: more differences than this means the kept table drifted",
+            int(found.explainable),
         );
     }
     let mut per_destination = Series::new(
@@ -420,7 +427,7 @@ fn unix_seconds(t: SystemTime) -> f64 {
 mod tests {
     use super::*;
     use crate::model::testkit::{rec, snapshot, tw};
-    use crate::model::{EventsSummary, Forecast};
+    use crate::model::{EventsSummary, Forecast, ResyncFound};
     use crate::settings::KernelSettings;
     use crate::socket::TcpState::Established;
 
@@ -575,7 +582,7 @@ mod tests {
             picks: 10,
             failures: 7,
             lost: 0,
-            resync_differences: None,
+            resync: None,
         });
         snap.destinations[0].connect_failures = Some(7);
         let status = RefreshStatus {
@@ -596,8 +603,12 @@ mod tests {
             !text.contains("resync_differences"),
             "no resync compared yet"
         );
-        snap.events.as_mut().unwrap().resync_differences = Some(3);
+        snap.events.as_mut().unwrap().resync = Some(ResyncFound {
+            differences: 3,
+            explainable: 8,
+        });
         let text = render(&snap, &status, 20);
         assert!(text.contains("portradar_resync_differences 3\n"));
+        assert!(text.contains("portradar_resync_explainable 8\n"));
     }
 }

@@ -15,6 +15,7 @@ use super::feed::lock;
 use crate::collect::maintained::{Maintained, Resync, Window};
 use crate::collect::{CollectError, Collector, Query, Source, Table};
 use crate::events::{Change, Ledger, boottime_ns};
+use crate::model::ResyncFound;
 use crate::socket::SockRecord;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -79,7 +80,7 @@ impl Maintenance {
     /// last resync's comparison, which says nothing of this table, is forgotten.
     pub fn invalidate(&mut self) {
         self.valid = false;
-        lock(&self.ledger).changes().set_differences(None);
+        lock(&self.ledger).changes().set_resync(None);
     }
 
     /// Whether the last update dumped a table too big to dump at every refresh.
@@ -180,9 +181,10 @@ impl Maintenance {
         };
         if self.valid {
             let found = self.model.resync(table, window, &self.since);
-            lock(&self.ledger)
-                .changes()
-                .set_differences(Some(found.diff.total()));
+            lock(&self.ledger).changes().set_resync(Some(ResyncFound {
+                differences: found.diff.total(),
+                explainable: found.explained,
+            }));
             self.last_resync = Some(found);
         } else {
             self.model.start_over(table, window, &self.since);

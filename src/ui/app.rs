@@ -13,7 +13,7 @@ use super::sort::SortKey;
 use super::theme::{NEEDLES, Theme};
 use crate::events::LivePick;
 use crate::filter::Filter;
-use crate::model::{Destination, Snapshot};
+use crate::model::{Destination, ResyncFound, Snapshot};
 use crate::pointer::PointerEstimate;
 use crate::refresh::{Command, Report};
 use crate::socket::{Endpoint, SockRecord, TcpState};
@@ -111,7 +111,7 @@ pub struct App {
     /// The latest pick taken from the events, by number.
     last_pick: u64,
     /// How many sockets the table maintained from events differed by from the last full dump.
-    pub(crate) resync_differences: Option<u64>,
+    pub(crate) resync: Option<ResyncFound>,
     /// Pointer estimates updated by picks since the snapshot on screen, per destination.
     live_pointers: HashMap<Endpoint, PointerEstimate>,
     /// Opened from another view, which Esc goes back to.
@@ -145,7 +145,7 @@ impl App {
             timeline: None,
             events: None,
             last_pick: 0,
-            resync_differences: None,
+            resync: None,
             live_pointers: HashMap::new(),
             nested: false,
         }
@@ -158,9 +158,9 @@ impl App {
 
     /// Takes the difference count of the latest resync (the header shows it); returns whether it
     /// changed.
-    pub fn set_resync_differences(&mut self, n: Option<u64>) -> bool {
-        let changed = self.resync_differences != n;
-        self.resync_differences = n;
+    pub fn set_resync(&mut self, found: Option<ResyncFound>) -> bool {
+        let changed = self.resync != found;
+        self.resync = found;
         changed
     }
 

@@ -242,15 +242,15 @@ fn event_loop(
 /// Hands the picks made since the last look and the last resync's difference count to the app,
 /// and says so once events stopped; returns whether to redraw.
 fn take_picks(app: &mut App, ledger: &Mutex<Ledger>) -> bool {
-    let (picks, stopped, differences) = {
+    let (picks, stopped, resync) = {
         let l = lock(ledger);
         (
             l.picks_after(app.last_pick()),
             l.stopped().map(str::to_string),
-            l.resync_differences(),
+            l.resync(),
         )
     };
-    let mut dirty = app.set_resync_differences(differences);
+    let mut dirty = app.set_resync(resync);
     dirty |= !picks.is_empty() && app.on_picks(picks);
     if let Some(reason) = stopped
         && app.events == Some(EventsStatus::Live)

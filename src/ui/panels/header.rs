@@ -5,7 +5,7 @@
 //! Items are packed into as few lines as the width allows and never split.
 
 use crate::collect::Source;
-use crate::model::Snapshot;
+use crate::model::{ResyncFound, Snapshot};
 use crate::output::noun;
 use crate::refresh::effective_interval;
 use crate::ui::app::App;
@@ -13,6 +13,7 @@ use crate::ui::format::{interval, thousands};
 use crate::ui::live;
 use crate::ui::pack::{Item, pack};
 use crate::ui::panels::timeline;
+use crate::ui::theme::Theme;
 use ratatui::text::{Line, Span};
 use std::time::Duration;
 
@@ -80,8 +81,8 @@ fn main_items(app: &App) -> Vec<Item> {
     if let Some(status) = &app.events {
         items.push(live::header_item(status, theme));
     }
-    if let Some(n) = app.resync_differences {
-        items.push(Item::plain(format!("resync diff {}", thousands(n))));
+    if let Some(found) = app.resync {
+        items.push(resync_item(found, theme));
     }
     items.push(if app.frozen {
         Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
@@ -89,6 +90,25 @@ fn main_items(app: &App) -> Vec<Item> {
         Item::plain("● live".into())
     });
     items
+}
+
+/// The last resync's differences and how many the churn during its dump explains; more than that
+/// means the kept table drifted, shown as a warning.
+fn resync_item(found: ResyncFound, theme: Theme) -> Item {
+    let text = if found.differences == 0 {
+        "resync diff 0".to_string()
+    } else {
+        format!(
+            "resync diff {} (churn explains {})",
+            thousands(found.differences),
+            thousands(found.explainable)
+        )
+    };
+    if found.drifted() {
+        Item::styled(text, theme.warning())
+    } else {
+        Item::plain(text)
+    }
 }
 
 fn total_items(app: &App) -> Vec<Item> {
@@ -249,11 +269,27 @@ mod tests {
     }
 
     #[test]
-    fn the_header_shows_the_last_resyncs_difference_count_once_there_was_one() {
+    fn the_header_shows_the_last_resyncs_differences_and_what_explains_them() {
         let mut app = test_app();
         assert!(!text(&app).contains("resync"));
-        assert!(app.set_resync_differences(Some(1234)));
-        assert!(!app.set_resync_differences(Some(1234)), "unchanged");
-        assert!(text(&app).contains("resync diff 1,234"), "{}", text(&app));
+        let found = ResyncFound {
+            differences: 1234,
+            explainable: 2000,
+        };
+        assert!(app.set_resync(Some(found)));
+        assert!(!app.set_resync(Some(found)), "unchanged");
+        assert!(
+            text(&app).contains("resync diff 1,234 (churn explains 2,000)"),
+            "{}",
+            text(&app)
+        );
+        let quiet = ResyncFound {
+            differences: 0,
+            explainable: 0,
+        };
+        assert!(app.set_resync(Some(quiet)));
+        assert!(text(&app).contains("resync diff 0 "), "{}", text(&app));
+        assert!(app.set_resync(None));
+        assert!(!text(&app).contains("resync"));
     }
 }
