@@ -99,9 +99,11 @@ fn filter_focus_freeze_and_quit_in_this_namespace() {
         screen.contains("next →") && screen.contains("(inferred)"),
         "the focused pointer:\n{screen}"
     );
+    let dst = first.ip().to_string();
     assert!(
         row_of(&screen, &a).unwrap().contains(" 10 "),
-        "10 sockets to {a}:\n{screen}"
+        "10 sockets to {a}:\n{screen}\nss -tan dst {dst} now: {:#?}",
+        common::ss("", &["dst", &dst])
     );
 
     d.send("\x1b");
