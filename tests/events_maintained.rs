@@ -19,9 +19,11 @@
 //! TIME_WAIT ending within that slack of the dump may differ too; and sockets that never make an
 //! event (BOUND_INACTIVE, NEW_SYN_RECV, a closed socket waiting for its peer's FIN, a TIME_WAIT the
 //! kernel ended early) differ until the dump shows them.
-//! `Resync::explained` counts exactly these; the test asserts the differences stay within it, that
-//! several resyncs ran under churn, that no record was lost, and that once the churn stops a resync
-//! with nothing to explain finds no difference at all.
+//! `Resync::explained` counts exactly these, and one more for each record lost since the last
+//! resync (the kernel skips the program when a state change interrupts it on the same CPU); the test
+//! asserts the differences stay within it, that several resyncs ran under churn, that the ring
+//! buffer never overflowed (a handful of skipped records at most), and that once the churn stops a
+//! resync with nothing to explain finds no difference at all.
 
 mod common;
 
@@ -206,6 +208,11 @@ fn on_a_quiet_table_a_resync_finds_that_the_changes_made_it_exactly() {
     });
 }
 
+/// Records the kernel may skip: it does not run the program again on a CPU where it is running, so
+/// a state change in a softirq that interrupts it makes no record (counted as lost; a few in a run
+/// here). An overflowing ring buffer would lose thousands.
+const MAX_SKIPPED: u64 = 50;
+
 /// The churn's server: an address of lo the load generator leaves alone.
 const SERVER: &str = "127.0.2.1:80";
 /// How long the client churns while resyncs are compared.
@@ -300,7 +307,11 @@ fn the_maintained_table_equals_a_fresh_dump_at_each_resync_under_churn_at_100k()
                         compared.push(r);
                     }
                 }
-                assert_eq!(lock(&feed.ledger()).lost(), 0, "no record lost");
+                let lost = lock(&feed.ledger()).lost();
+                assert!(
+                    lost <= MAX_SKIPPED,
+                    "{lost} records lost: the ring buffer overflowed"
+                );
                 if began.elapsed() >= CHURN {
                     stop.store(true, Ordering::Relaxed);
                 }

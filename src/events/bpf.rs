@@ -37,7 +37,7 @@ pub struct Watcher {
     /// Records that did not parse (never expected; counted as lost).
     bad_records: u64,
     /// Owns the program and its link.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
 }
 
 impl Watcher {
@@ -78,7 +78,7 @@ impl Watcher {
             ring,
             lost,
             bad_records: 0,
-            _ebpf: ebpf,
+            ebpf,
         })
     }
 
@@ -95,14 +95,73 @@ impl Watcher {
         n
     }
 
-    /// Records lost so far: the ring buffer was full (summed over CPUs), or a record did not parse.
+    /// Records lost so far: the ring buffer was full (summed over CPUs), a record did not parse, or
+    /// the kernel skipped the program because it was already running on that CPU (a state change
+    /// in a softirq that interrupted it: the kernel's recursion guard for tracing programs).
     pub fn lost(&self) -> Result<u64, EventsError> {
         let per_cpu = self
             .lost
             .get(&0, 0)
             .map_err(|e| EventsError::Read(io::Error::other(e)))?;
-        Ok(per_cpu.iter().sum::<u64>() + self.bad_records)
+        Ok(per_cpu.iter().sum::<u64>() + self.bad_records + self.recursion_misses()?)
     }
+
+    /// The runs of the program the kernel skipped because it was already running on that CPU
+    /// (`recursion_misses` of `bpf_prog_info`, as `bpftool prog show` prints it).
+    fn recursion_misses(&self) -> Result<u64, EventsError> {
+        let read = |e: io::Error| EventsError::Read(e);
+        let program = self
+            .ebpf
+            .program(PROGRAM)
+            .ok_or_else(|| read(io::Error::other("the program is gone")))?;
+        let fd = program.fd().map_err(|e| read(io::Error::other(e)))?;
+        let mut info = ProgInfoHead {
+            before: [0; RECURSION_MISSES_AT],
+            recursion_misses: 0,
+        };
+        let attr = GetInfoAttr {
+            bpf_fd: fd.as_fd().as_raw_fd() as u32,
+            info_len: std::mem::size_of::<ProgInfoHead>() as u32,
+            info: (&raw mut info) as u64,
+        };
+        // SAFETY: BPF_OBJ_GET_INFO_BY_FD writes at most `info_len` bytes to `info`, which `attr`
+        // points to and which outlives the call; `attr` is the command's layout.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_OBJ_GET_INFO_BY_FD,
+                &raw const attr,
+                std::mem::size_of::<GetInfoAttr>(),
+            )
+        };
+        if rc < 0 {
+            return Err(read(io::Error::last_os_error()));
+        }
+        Ok(info.recursion_misses)
+    }
+}
+
+/// The `bpf(2)` command that reads an object's information.
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+
+/// Where `recursion_misses` lies in the kernel's `struct bpf_prog_info` (UAPI: fields are only
+/// appended, so this prefix is the same on every kernel that has it; older kernels fill less and
+/// leave it 0).
+const RECURSION_MISSES_AT: usize = 208;
+
+/// The head of `struct bpf_prog_info`, up to and including `recursion_misses`.
+#[repr(C)]
+struct ProgInfoHead {
+    before: [u8; RECURSION_MISSES_AT],
+    recursion_misses: u64,
+}
+
+/// The `info` member of `union bpf_attr`: which object, and where its information goes.
+#[repr(C)]
+struct GetInfoAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
 }
 
 /// Readable (poll/epoll) when records are waiting.

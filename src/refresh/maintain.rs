@@ -9,7 +9,8 @@
 //!   more than 1/[`MAX_RESYNC_SHARE`] of a core.
 //!
 //! Each resync compares the maintained table with the dump ([`Resync`]) and tells the ledger the
-//! count of differences, which the dashboard's header shows.
+//! count of differences, which the dashboard's header shows, and how many the dump's window and the
+//! records lost since the one-but-last resync (each hid at most one change) explain.
 
 use super::feed::lock;
 use crate::collect::maintained::{Maintained, Resync, Window};
@@ -38,6 +39,10 @@ pub struct Maintenance {
     valid: bool,
     /// Lost records seen at the last refresh.
     lost: u64,
+    /// Lost records seen at the one-but-last and the last resync. A record lost since the
+    /// one-but-last explains one difference now: a change lost during a resync's dump can leave
+    /// the socket's earlier change, applied again on top of that dump, wrong until this one.
+    lost_at_resyncs: [u64; 2],
     /// When the last resync's dump ran and how long it took.
     last_dump: Option<(Instant, Duration)>,
     /// Set by [`Maintenance::set_period`]: resync exactly this often, whatever a dump costs.
@@ -60,6 +65,7 @@ impl Maintenance {
             model: Maintained::new(),
             valid: false,
             lost: 0,
+            lost_at_resyncs: [0; 2],
             last_dump: None,
             period: None,
             amortized: false,
@@ -179,8 +185,12 @@ impl Maintenance {
             start,
             end,
         };
+        // A record lost hid at most one change: one difference more (see `lost_at_resyncs`).
+        let losses = self.lost - self.lost_at_resyncs[0];
+        self.lost_at_resyncs = [self.lost_at_resyncs[1], self.lost];
         if self.valid {
-            let found = self.model.resync(table, window, &self.since);
+            let mut found = self.model.resync(table, window, &self.since);
+            found.explained += losses;
             lock(&self.ledger).changes().set_resync(Some(ResyncFound {
                 differences: found.diff.total(),
                 explainable: found.explained,
