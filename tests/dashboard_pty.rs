@@ -99,11 +99,21 @@ fn filter_focus_freeze_and_quit_in_this_namespace() {
         screen.contains("next →") && screen.contains("(inferred)"),
         "the focused pointer:\n{screen}"
     );
+    // Ports in use toward it, as the kernel has them: the 6 held connections and the TIME_WAIT
+    // sockets of the 4 closed ones. One CI run saw only 2 of those 4, unexplained; what portradar
+    // must show is the kernel's count.
     let dst = first.ip().to_string();
+    let kernel = common::ss("", &["dst", &dst]);
     assert!(
-        row_of(&screen, &a).unwrap().contains(" 10 "),
-        "10 sockets to {a}:\n{screen}\nss -tan dst {dst} now: {:#?}",
-        common::ss("", &["dst", &dst])
+        (6..=10).contains(&kernel.len()),
+        "the held connections and their TIME_WAIT: {kernel:#?}"
+    );
+    assert!(
+        row_of(&screen, &a)
+            .unwrap()
+            .contains(&format!(" {} ", kernel.len())),
+        "{} sockets to {a}, as ss -tan dst {dst} has them:\n{screen}\n{kernel:#?}",
+        kernel.len()
     );
 
     d.send("\x1b");
