@@ -19,7 +19,8 @@ pub struct EventsSummary {
     pub picks: u64,
     /// connect()s whose port search failed (EADDRNOTAVAIL) in this namespace.
     pub failures: u64,
-    /// Records lost (ring buffer full): each hides at most one event.
+    /// Records lost (ring buffer full, or a run of the program the kernel skipped): each hides at
+    /// most one event.
     pub lost: u64,
     /// What the last resync of the table kept from events found against a full dump; `None` until
     /// a resync has compared (and while a filter has the table dumped at every refresh).

@@ -116,6 +116,7 @@ impl<T: Copy + Default> PortGroups<T> {
         self.items[*at as usize] = item;
         *at += 1;
     }
+
     /// The non-empty groups by rising port, once every item is placed.
     pub fn groups_mut(&mut self) -> impl Iterator<Item = &mut [T]> {
         let mut rest = self.items.as_mut_slice();

@@ -110,7 +110,7 @@ pub struct App {
     pub(crate) events: Option<EventsStatus>,
     /// The latest pick taken from the events, by number.
     last_pick: u64,
-    /// How many sockets the table maintained from events differed by from the last full dump.
+    /// What the last resync of the table maintained from events found against a full dump.
     pub(crate) resync: Option<ResyncFound>,
     /// Pointer estimates updated by picks since the snapshot on screen, per destination.
     live_pointers: HashMap<Endpoint, PointerEstimate>,
@@ -156,8 +156,7 @@ impl App {
         self.events = Some(status);
     }
 
-    /// Takes the difference count of the latest resync (the header shows it); returns whether it
-    /// changed.
+    /// Takes what the latest resync found (the header shows it); returns whether it changed.
     pub fn set_resync(&mut self, found: Option<ResyncFound>) -> bool {
         let changed = self.resync != found;
         self.resync = found;

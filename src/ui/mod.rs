@@ -239,7 +239,7 @@ fn event_loop(
     }
 }
 
-/// Hands the picks made since the last look and the last resync's difference count to the app,
+/// Hands the picks made since the last look and what the last resync found to the app,
 /// and says so once events stopped; returns whether to redraw.
 fn take_picks(app: &mut App, ledger: &Mutex<Ledger>) -> bool {
     let (picks, stopped, resync) = {
