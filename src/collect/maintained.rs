@@ -9,7 +9,8 @@
 //! - FIN_WAIT2→CLOSE or CLOSING→CLOSE: the socket becomes a timewait socket, which keeps the cookie
 //!   and has no event of its own. Usually that is TIME_WAIT; a closed socket whose peer has not sent
 //!   its FIN yet waits in a timewait socket too, which dumps show as FIN_WAIT2 until that FIN comes
-//!   (no event either): a resync counts that difference as untraced. It ends [`TIME_WAIT_NS`] later (plus
+//!   (no event either; nor when a dumped one gets that FIN and turns TIME_WAIT): a resync counts
+//!   that difference as untraced. It ends [`TIME_WAIT_NS`] later (plus
 //!   [`TIME_WAIT_LATE_NS`]: the kernel's timer wheel fires late, by up to its granularity, 2 s at
 //!   HZ=250), or at once when a new socket takes its 4-tuple over (tcp_tw_reuse, or a SYN reopening
 //!   a server-side TIME_WAIT): a 4-tuple is in one socket at a time;
@@ -77,7 +78,7 @@ pub struct Diff {
     /// In both, in another state.
     pub state: u64,
     /// Of all those, the ones no event can show: BOUND_INACTIVE and NEW_SYN_RECV sockets, timewait
-    /// sockets still in FIN_WAIT2, and TIME_WAIT sockets the kernel ended early (a peer's RST or SYN
+    /// sockets still in FIN_WAIT2 or gone from it to TIME_WAIT, and TIME_WAIT sockets the kernel ended early (a peer's RST or SYN
     /// ends one without an event).
     pub untraced: u64,
 }
@@ -223,8 +224,12 @@ impl Maintained {
     /// The differences between the maintained states and `dump`.
     fn diff(&mut self, dump: &[SockRecord]) -> Diff {
         let untraced = |s: TcpState| matches!(s, TcpState::BoundInactive | TcpState::NewSynRecv);
-        let waiting_for_fin = |was: TcpState, r: &SockRecord| {
-            was == TcpState::TimeWait && r.state == TcpState::FinWait2
+        // A timewait socket waiting for its peer's FIN shows as FIN_WAIT2 and becomes TIME_WAIT
+        // when the FIN comes, without an event: either side may have it in the other state.
+        let waiting_for_fin = |was: TcpState, was_timewait: bool, r: &SockRecord| match was {
+            TcpState::TimeWait => r.state == TcpState::FinWait2,
+            TcpState::FinWait2 => was_timewait && r.state == TcpState::TimeWait,
+            _ => false,
         };
         let mut d = Diff::default();
         self.seen.clear();
@@ -236,13 +241,14 @@ impl Maintained {
                     d.untraced += u64::from(untraced(r.state));
                 }
                 Some(slot) => {
-                    self.seen[slot.index as usize] = true;
+                    let i = slot.index as usize;
+                    self.seen[i] = true;
                     if slot.state != r.state {
                         d.state += 1;
                         d.untraced += u64::from(
                             untraced(slot.state)
                                 || untraced(r.state)
-                                || waiting_for_fin(slot.state, r),
+                                || waiting_for_fin(slot.state, self.ends[i] != 0, r),
                         );
                     }
                 }
@@ -572,6 +578,22 @@ mod tests {
         };
         let r = m.resync(&mut t, window, &[]);
         assert_eq!((r.diff.state, r.diff.untraced, r.explained), (1, 1, 1));
+        // The peer's FIN turns it TIME_WAIT, without an event either.
+        let mut got_fin = record(1, TimeWait, 40000, 80);
+        got_fin.timer = TimerKind::Timewait;
+        got_fin.expires_ms = 59_000;
+        t = table_of(&[got_fin]);
+        let r = m.resync(&mut t, window, &[]);
+        assert_eq!((r.diff.state, r.diff.untraced, r.explained), (1, 1, 1));
+        // A full FIN_WAIT2 socket (not closed yet) that shows TIME_WAIT has missed its event.
+        let mut open = record(2, FinWait2, 40001, 80);
+        open.timer = TimerKind::Off;
+        let mut full = table_of(&[open]);
+        let mut fresh = Maintained::new();
+        fresh.reset(&mut full, 101 * S);
+        full = table_of(&[record(2, TimeWait, 40001, 80)]);
+        let r = fresh.resync(&mut full, window, &[]);
+        assert_eq!((r.diff.state, r.diff.untraced), (1, 0));
         // From the dump on, it ends with its timer although no event comes.
         m.age(&mut t, 160 * S + TIME_WAIT_LATE_NS - 1);
         assert_eq!(m.len(), 1);
