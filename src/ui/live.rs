@@ -16,9 +16,14 @@ pub enum EventsStatus {
     Off(String),
 }
 
-/// The header's item: `events live`, or `events off` (the reason goes to the status line).
-pub(crate) fn header_item(status: &EventsStatus, theme: Theme) -> Item {
+/// The header's item: `events live` (with the records `lost` so far, in the warning colour, when
+/// there are any: each hid one state change), or `events off` (the reason goes to the status line).
+pub(crate) fn header_item(status: &EventsStatus, lost: u64, theme: Theme) -> Item {
     match status {
+        EventsStatus::Live if lost > 0 => Item::styled(
+            format!("events live, {} lost", thousands(lost)),
+            theme.warning(),
+        ),
         EventsStatus::Live => Item::plain("events live".into()),
         EventsStatus::Off(_) => Item::styled("events off".into(), theme.warning()),
     }

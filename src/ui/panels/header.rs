@@ -79,7 +79,10 @@ fn main_items(app: &App) -> Vec<Item> {
     }
     items.push(Item::plain(format!("every {}", interval(app.interval))));
     if let Some(status) = &app.events {
-        items.push(live::header_item(status, theme));
+        let lost = (app.snapshot())
+            .and_then(|s| s.events.as_ref())
+            .map_or(0, |e| e.lost);
+        items.push(live::header_item(status, lost, theme));
     }
     if let Some(found) = app.resync {
         items.push(resync_item(found, theme));
@@ -219,10 +222,11 @@ pub fn lines(app: &App, width: u16, max: usize) -> Vec<Line<'static>> {
 mod tests {
     use super::*;
     use crate::collect::Source;
-    use crate::model::testkit;
+    use crate::model::{EventsSummary, testkit};
     use crate::refresh::Report;
     use crate::settings::KernelSettings;
     use crate::ui::app::Config;
+    use crate::ui::live::EventsStatus;
     use std::sync::Arc;
 
     /// A dashboard with no snapshot yet.
@@ -291,5 +295,36 @@ mod tests {
         assert!(text(&app).contains("resync diff 0 "), "{}", text(&app));
         assert!(app.set_resync(None));
         assert!(!text(&app).contains("resync"));
+    }
+
+    #[test]
+    fn the_header_counts_lost_event_records() {
+        let mut app = test_app();
+        app.set_events(EventsStatus::Live);
+        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
+        snap.events = Some(EventsSummary {
+            source: "bpf".into(),
+            picks: 0,
+            failures: 0,
+            lost: 0,
+            resync: None,
+        });
+        let report = |snap: &Snapshot, generation| Report {
+            generation,
+            epoch: 0,
+            took: Duration::ZERO,
+            outcome: Ok(Arc::new(snap.clone())),
+            sockets: None,
+        };
+        assert!(app.on_report(report(&snap, 1)));
+        assert!(text(&app).contains("events live "), "{}", text(&app));
+        assert!(!text(&app).contains("lost"), "{}", text(&app));
+        snap.events.as_mut().unwrap().lost = 1200;
+        assert!(app.on_report(report(&snap, 2)));
+        assert!(
+            text(&app).contains("events live, 1,200 lost"),
+            "{}",
+            text(&app)
+        );
     }
 }
