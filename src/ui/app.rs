@@ -13,7 +13,7 @@ use super::sort::SortKey;
 use super::theme::{NEEDLES, Theme};
 use crate::events::LivePick;
 use crate::filter::Filter;
-use crate::model::{Destination, ResyncFound, Snapshot};
+use crate::model::{Destination, Snapshot};
 use crate::pointer::PointerEstimate;
 use crate::refresh::{Command, Report};
 use crate::socket::{Endpoint, SockRecord, TcpState};
@@ -110,8 +110,6 @@ pub struct App {
     pub(crate) events: Option<EventsStatus>,
     /// The latest pick taken from the events, by number.
     last_pick: u64,
-    /// What the last resync of the table maintained from events found against a full dump.
-    pub(crate) resync: Option<ResyncFound>,
     /// Pointer estimates updated by picks since the snapshot on screen, per destination.
     live_pointers: HashMap<Endpoint, PointerEstimate>,
     /// Opened from another view, which Esc goes back to.
@@ -145,7 +143,6 @@ impl App {
             timeline: None,
             events: None,
             last_pick: 0,
-            resync: None,
             live_pointers: HashMap::new(),
             nested: false,
         }
@@ -154,13 +151,6 @@ impl App {
     /// Says whether allocator events feed the dashboard (the header shows it).
     pub fn set_events(&mut self, status: EventsStatus) {
         self.events = Some(status);
-    }
-
-    /// Takes what the latest resync found (the header shows it); returns whether it changed.
-    pub fn set_resync(&mut self, found: Option<ResyncFound>) -> bool {
-        let changed = self.resync != found;
-        self.resync = found;
-        changed
     }
 
     /// The number of the latest pick taken: ask the events for those after it.

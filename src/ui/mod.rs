@@ -239,19 +239,17 @@ fn event_loop(
     }
 }
 
-/// Hands the picks made since the last look and what the last resync found to the app,
-/// and says so once events stopped; returns whether to redraw.
+/// Hands the picks made since the last look to the app, and says so once events stopped; returns
+/// whether to redraw.
 fn take_picks(app: &mut App, ledger: &Mutex<Ledger>) -> bool {
-    let (picks, stopped, resync) = {
+    let (picks, stopped) = {
         let l = lock(ledger);
         (
             l.picks_after(app.last_pick()),
             l.stopped().map(str::to_string),
-            l.resync(),
         )
     };
-    let mut dirty = app.set_resync(resync);
-    dirty |= !picks.is_empty() && app.on_picks(picks);
+    let mut dirty = !picks.is_empty() && app.on_picks(picks);
     if let Some(reason) = stopped
         && app.events == Some(EventsStatus::Live)
     {

@@ -79,13 +79,15 @@ fn main_items(app: &App) -> Vec<Item> {
     }
     items.push(Item::plain(format!("every {}", interval(app.interval))));
     if let Some(status) = &app.events {
-        let lost = (app.snapshot())
-            .and_then(|s| s.events.as_ref())
-            .map_or(0, |e| e.lost);
-        items.push(live::header_item(status, lost, theme));
-    }
-    if let Some(found) = app.resync {
-        items.push(resync_item(found, theme));
+        let events = app.snapshot().and_then(|s| s.events.as_ref());
+        items.push(live::header_item(
+            status,
+            events.map_or(0, |e| e.lost),
+            theme,
+        ));
+        if let Some(found) = events.and_then(|e| e.resync) {
+            items.push(resync_item(found, theme));
+        }
     }
     items.push(if app.frozen {
         Item::styled(" ❚❚ FROZEN ".into(), theme.frozen())
@@ -272,6 +274,27 @@ mod tests {
         );
     }
 
+    /// Shows a snapshot (the `generation`th) whose events lost `lost` records and whose last
+    /// resync found `resync`, events being live.
+    fn show_events(app: &mut App, generation: u64, lost: u64, resync: Option<ResyncFound>) {
+        app.set_events(EventsStatus::Live);
+        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
+        snap.events = Some(EventsSummary {
+            source: "bpf".into(),
+            picks: 0,
+            failures: 0,
+            lost,
+            resync,
+        });
+        assert!(app.on_report(Report {
+            generation,
+            epoch: 0,
+            took: Duration::ZERO,
+            outcome: Ok(Arc::new(snap)),
+            sockets: None,
+        }));
+    }
+
     #[test]
     fn the_header_shows_the_last_resyncs_differences_and_what_explains_them() {
         let mut app = test_app();
@@ -280,8 +303,7 @@ mod tests {
             differences: 1234,
             explainable: 2000,
         };
-        assert!(app.set_resync(Some(found)));
-        assert!(!app.set_resync(Some(found)), "unchanged");
+        show_events(&mut app, 1, 0, Some(found));
         assert!(
             text(&app).contains("resync diff 1,234 (churn explains 2,000)"),
             "{}",
@@ -291,36 +313,19 @@ mod tests {
             differences: 0,
             explainable: 0,
         };
-        assert!(app.set_resync(Some(quiet)));
+        show_events(&mut app, 2, 0, Some(quiet));
         assert!(text(&app).contains("resync diff 0 "), "{}", text(&app));
-        assert!(app.set_resync(None));
+        show_events(&mut app, 3, 0, None);
         assert!(!text(&app).contains("resync"));
     }
 
     #[test]
     fn the_header_counts_lost_event_records() {
         let mut app = test_app();
-        app.set_events(EventsStatus::Live);
-        let mut snap = testkit::snapshot(&[], &KernelSettings::with_range(1000, 1009), &[]);
-        snap.events = Some(EventsSummary {
-            source: "bpf".into(),
-            picks: 0,
-            failures: 0,
-            lost: 0,
-            resync: None,
-        });
-        let report = |snap: &Snapshot, generation| Report {
-            generation,
-            epoch: 0,
-            took: Duration::ZERO,
-            outcome: Ok(Arc::new(snap.clone())),
-            sockets: None,
-        };
-        assert!(app.on_report(report(&snap, 1)));
+        show_events(&mut app, 1, 0, None);
         assert!(text(&app).contains("events live "), "{}", text(&app));
         assert!(!text(&app).contains("lost"), "{}", text(&app));
-        snap.events.as_mut().unwrap().lost = 1200;
-        assert!(app.on_report(report(&snap, 2)));
+        show_events(&mut app, 2, 1200, None);
         assert!(
             text(&app).contains("events live, 1,200 lost"),
             "{}",
