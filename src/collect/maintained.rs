@@ -22,9 +22,9 @@
 //! sockets on their way from FIN_WAIT1 into TIME_WAIT: under churn on Linux 6.18, about one closing
 //! connection in several thousand reaches TIME_WAIT with no FIN_WAIT2 and no CLOSE record, while a
 //! counter in the program showed that every run of it reached user space (the kernel did not run it
-//! for those changes, and counted no recursion miss either). Such a socket stays in FIN_WAIT1 here
-//! until the next dump. They come with the dumps only, and a resync counts them among the
-//! differences as "untraced". Listeners do make one (CLOSE→LISTEN) on current kernels; where
+//! for those changes, and counted no recursion miss either): such a socket stays in FIN_WAIT1 here.
+//! All of these come with the dumps only, and a resync counts them among the differences as
+//! "untraced". Listeners do make one (CLOSE→LISTEN) on current kernels; where
 //! listen() sets the state without the tracepoint (older kernels), a new listener shows at the next
 //! resync and counts as a plain difference.
 //!
